@@ -1,0 +1,1 @@
+"""CloudWatch Logs subscription forwarder: tracebacks out, signed POSTs to the bot."""
