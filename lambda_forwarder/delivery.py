@@ -1,0 +1,277 @@
+"""Occurrences, their batching under the body limit, and signed delivery."""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import logging
+import random
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BotRejectedError, DeliveryError, OccurrenceTooLargeError
+from .settings import MAX_BODY_BYTES
+from .signing import signed_headers
+
+logger = logging.getLogger(__name__)
+
+TRUNCATION_MARK = "\n...[truncated by the forwarder]"
+
+
+@dataclass(slots=True)
+class Occurrence:
+    """One distinct traceback of an invocation and how often it was seen."""
+
+    fingerprint: str
+    count: int
+    first_seen: int
+    last_seen: int
+    log_stream: str | None
+    request_id: str | None
+    text: str
+    traceback: dict[str, Any]
+
+    def seen_again(self, timestamp: int) -> None:
+        self.count += 1
+        self.first_seen = min(self.first_seen, timestamp)
+        self.last_seen = max(self.last_seen, timestamp)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "count": self.count,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "log_stream": self.log_stream,
+            "request_id": self.request_id,
+            "text": self.text,
+            "traceback": self.traceback,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One request body and the occurrences it carries."""
+
+    body: bytes
+    occurrences: list[Occurrence]
+
+    @property
+    def tracebacks(self) -> int:
+        return sum(o.count for o in self.occurrences)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try one POST; tests shrink the delays instead of sleeping."""
+
+    max_attempts: int = 8
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    request_timeout: float = 10.0
+    # Stop early enough to log and raise before Lambda kills the invocation.
+    safety_margin_ms: int = 3000
+    # Not worth starting an attempt with less time than this.
+    min_attempt_seconds: float = 0.5
+    # Budget when there is no Lambda context (bench, local runs).
+    default_budget_ms: int = 60_000
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def build_batches(
+    log_group: str,
+    owner: str,
+    occurrences: Iterable[Occurrence],
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> list[Batch]:
+    """Pack occurrences, in order, into as few bodies as fit under the limit."""
+    head = b'{"log_group":' + _dumps(log_group) + b',"owner":' + _dumps(owner)
+    head += b',"occurrences":['
+    tail = b"]}"
+    room = max_body_bytes - len(head) - len(tail)
+    batches: list[Batch] = []
+    parts: list[bytes] = []
+    members: list[Occurrence] = []
+    size = 0
+    for occurrence in occurrences:
+        part = _encode_within(occurrence, room)
+        # A comma joins every part after the first.
+        extra = len(part) + (1 if parts else 0)
+        if parts and size + extra > room:
+            batches.append(Batch(head + b",".join(parts) + tail, members))
+            parts, members, size = [], [], 0
+            extra = len(part)
+        parts.append(part)
+        members.append(occurrence)
+        size += extra
+    if parts:
+        batches.append(Batch(head + b",".join(parts) + tail, members))
+    return batches
+
+
+def _encode_within(occurrence: Occurrence, room: int) -> bytes:
+    part = _dumps(occurrence.to_dict())
+    if len(part) <= room:
+        return part
+    # Too big alone (a huge message or log line): cut the text first, then the
+    # longest exception messages, rather than lose the occurrence.
+    over = len(part) - room
+    keep = len(occurrence.text) - over - len(TRUNCATION_MARK)
+    occurrence.text = occurrence.text[: max(keep, 0)] + TRUNCATION_MARK
+    part = _dumps(occurrence.to_dict())
+    for _ in range(16):
+        if len(part) <= room:
+            return part
+        block = _longest_message_block(occurrence.traceback)
+        if block is None:
+            break
+        over = len(part) - room
+        message = block["message"]
+        keep = len(message) - over - len(TRUNCATION_MARK)
+        block["message"] = message[: max(keep, 0)] + TRUNCATION_MARK
+        part = _dumps(occurrence.to_dict())
+    if len(part) <= room:
+        return part
+    raise OccurrenceTooLargeError(
+        f"occurrence {occurrence.fingerprint} is {len(part)} bytes after cutting;"
+        f" the limit leaves {room}"
+    )
+
+
+def _longest_message_block(traceback: dict[str, Any]) -> dict[str, Any] | None:
+    best: dict[str, Any] | None = None
+    stack = [traceback]
+    while stack:
+        for block in stack.pop().get("blocks", []):
+            message = block.get("message")
+            # Not worth cutting what is already about the size of the mark.
+            worth_it = isinstance(message, str) and len(message) > 2 * len(
+                TRUNCATION_MARK
+            )
+            if worth_it and (best is None or len(message) > len(best["message"])):
+                best = block
+            stack.extend(block.get("sub_exceptions", []))
+    return best
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Surface a 3xx as an error: urllib would replay a POST as a bodiless GET."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def deliver(
+    url: str,
+    body: bytes,
+    *,
+    key_id: str,
+    secret: str,
+    deadline: float,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    jitter: Callable[[], float] = random.random,
+) -> int:
+    """POST one signed body, retrying until `deadline` (a `clock()` value).
+
+    Return the number of attempts made; raise DeliveryError when it did not
+    get through, BotRejectedError at once for a 4xx other than 429.
+    """
+    attempt = 0
+    last = "no attempt made"
+    status: int | None = None
+    while True:
+        left = deadline - clock()
+        if left < policy.min_attempt_seconds:
+            raise DeliveryError(
+                f"gave up after {attempt} attempts, out of time: {last}",
+                attempts=attempt,
+                status=status,
+            )
+        attempt += 1
+        # Re-sign each attempt: the bot bounds the timestamp's age.
+        headers = signed_headers(key_id, secret, int(time.time()), body)
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        retry_after: float | None = None
+        try:
+            with _opener.open(
+                request, timeout=min(policy.request_timeout, left)
+            ) as response:
+                response.read()
+                return attempt
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+            detail = _read_detail(exc)
+            last = f"HTTP {status} {detail}".rstrip()
+            if status != 429 and status < 500:
+                logger.error(
+                    "bot rejected the batch with HTTP %s: %s; check BOT_URL, the"
+                    " key id and the secret",
+                    status,
+                    detail,
+                )
+                raise BotRejectedError(
+                    f"bot answered {last}", attempts=attempt, status=status
+                ) from exc
+            retry_after = _retry_after(exc.headers.get("Retry-After"))
+        except (OSError, http.client.HTTPException) as exc:
+            # Refused, reset, DNS, TLS and timeouts all land here.
+            status = None
+            last = f"{type(exc).__name__}: {exc}"
+        if attempt >= policy.max_attempts:
+            raise DeliveryError(
+                f"gave up after {attempt} attempts: {last}",
+                attempts=attempt,
+                status=status,
+            )
+        # Full jitter spreads retries of many concurrent forwarders apart.
+        delay = jitter() * min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        if clock() + delay + policy.min_attempt_seconds > deadline:
+            raise DeliveryError(
+                f"gave up after {attempt} attempts, next wait {delay:.1f}s would"
+                f" outlive the invocation: {last}",
+                attempts=attempt,
+                status=status,
+            )
+        logger.warning("delivery attempt %d failed (%s); retrying", attempt, last)
+        sleep(delay)
+
+
+def _read_detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        return exc.read(200).decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException):
+        return ""
+    finally:
+        exc.close()
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Parse Retry-After given as seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
