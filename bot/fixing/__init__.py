@@ -1,0 +1,1 @@
+"""From an occurrence to a checked fix: map frames, read code, prompt, edit."""
