@@ -250,6 +250,12 @@ class Store:
                 (json.dumps(config), error, full_name),
             )
 
+    def clear_config(self, full_name: str) -> None:
+        self._db.execute(
+            "UPDATE repos SET config = NULL, config_error = NULL WHERE full_name = ?",
+            (full_name,),
+        )
+
     def repo(self, full_name: str) -> sqlite3.Row | None:
         return self._db.execute(
             "SELECT * FROM repos WHERE full_name = ?", (full_name,)
@@ -358,6 +364,22 @@ class Store:
             traceback=json.loads(row["traceback"]),
             text=row["text"],
         )
+
+    def occurrence_ids_for(self, log_groups: list[str]) -> list[tuple[int, str]]:
+        """Waiting occurrences of these log groups: (id, fingerprint) pairs."""
+        marks = ", ".join("?" for _ in log_groups)
+        rows = self._db.execute(
+            f"SELECT id, fingerprint FROM occurrences WHERE log_group IN ({marks}) "
+            "ORDER BY id",
+            log_groups,
+        )
+        return [(r["id"], r["fingerprint"]) for r in rows]
+
+    def prune_occurrences(self, older_than: float) -> int:
+        cursor = self._db.execute(
+            "DELETE FROM occurrences WHERE received_at < ?", (older_than,)
+        )
+        return cursor.rowcount
 
     def drop_occurrence(self, occurrence_id: int) -> None:
         self._db.execute("DELETE FROM occurrences WHERE id = ?", (occurrence_id,))
@@ -483,6 +505,9 @@ class Store:
             (delivery_id, event, time.time()),
         )
         return cursor.rowcount == 1
+
+    def forget_delivery(self, delivery_id: str) -> None:
+        self._db.execute("DELETE FROM deliveries WHERE delivery_id = ?", (delivery_id,))
 
     def first_notice(self, repo: str, number: int, login: str) -> bool:
         cursor = self._db.execute(

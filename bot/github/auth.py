@@ -97,6 +97,10 @@ class GitHubApp:
         )
         return response["token"]
 
+    @property
+    def rate_limit_remaining(self) -> int | None:
+        return self.counter.rate_limit_remaining
+
     def forget_installation(self, installation_id: int) -> None:
         self._tokens.pop(installation_id, None)
         self._etag_caches.pop(installation_id, None)

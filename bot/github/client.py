@@ -21,6 +21,7 @@ class CallCounter:
     def __init__(self) -> None:
         self.total = 0
         self.by_route: dict[str, int] = {}
+        self.rate_limit_remaining: int | None = None
 
     def add(self, method: str, url: str) -> None:
         self.total += 1
@@ -62,13 +63,16 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         status, response_headers, data = await super()._request(
             method, url, headers, body
         )
+        remaining = response_headers.get("x-ratelimit-remaining")
+        if remaining is not None and remaining.isdigit():
+            self.counter.rate_limit_remaining = int(remaining)
         logger.debug(
             "github.call",
             extra={
                 "method": method,
                 "url": url,
                 "status": status,
-                "rate_limit_remaining": response_headers.get("x-ratelimit-remaining"),
+                "rate_limit_remaining": remaining,
             },
         )
         return status, response_headers, data

@@ -1,0 +1,1 @@
+"""Webhook routers, one module per concern, each with its own gidgethub Router."""

@@ -1,0 +1,183 @@
+"""Pull request, issue and reply bodies (no I/O)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+# The body carries the occurrence tally between these markers, so a new
+# occurrence can edit it in place without touching what a human wrote.
+OCCURRENCES_START = "<!-- self-heal:occurrences -->"
+OCCURRENCES_END = "<!-- /self-heal:occurrences -->"
+FINGERPRINT_MARK_TEMPLATE = "<!-- self-heal:fingerprint {fingerprint} -->"
+_OCCURRENCES_RE = re.compile(
+    re.escape(OCCURRENCES_START) + r".*?" + re.escape(OCCURRENCES_END), re.S
+)
+
+PULL_TEMPLATE = """\
+{regression}**Error:** `{exc_type}`: {message}
+
+### Root cause
+{root_cause}
+
+### What this changes
+{explanation}
+
+<details>
+<summary>Traceback (secrets redacted)</summary>
+
+```
+{traceback}
+```
+</details>
+
+{occurrences}
+
+**Model:** {model} · {tokens} tokens{cost}
+
+### Commands
+{commands}
+{fingerprint_mark}
+"""
+
+OCCURRENCES_TEMPLATE = """\
+{start}
+**Occurrences:** {count} · first seen {first_seen} · last seen {last_seen} \
+· log group `{log_group}`
+{end}"""
+
+COMMANDS_TEXT = """\
+Reviewers with write access can steer this pull request with a comment, a \
+review or a line comment starting with:
+- `/retry <feedback>`: try again with your feedback and push a new commit
+- `/ignore`: close this pull request and stop fixing this error here
+- `/help`: list the commands and the attempts left"""
+
+ISSUE_TEMPLATE = """\
+**Error:** `{exc_type}`: {message}
+
+No pull request was opened: {reason}
+
+### Analysis
+{analysis}
+
+<details>
+<summary>Traceback (secrets redacted)</summary>
+
+```
+{traceback}
+```
+</details>
+
+{occurrences}
+{fingerprint_mark}
+"""
+
+REGRESSION_TEMPLATE = (
+    "**Regression:** this error was fixed by #{previous} and has come back.\n\n"
+)
+
+
+@dataclass(frozen=True)
+class Tally:
+    count: int
+    first_seen: int | None
+    last_seen: int | None
+    log_group: str
+
+
+def pull_title(title: str, exc_type: str | None) -> str:
+    title = " ".join(title.split())
+    if not title:
+        title = f"Fix {exc_type or 'a production error'}"
+    return title[:100]
+
+
+def pull_body(
+    *,
+    exc_type: str | None,
+    message: str | None,
+    root_cause: str,
+    explanation: str,
+    traceback_text: str,
+    tally: Tally,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cost: float | None,
+    fingerprint: str,
+    previous_pr: int | None = None,
+) -> str:
+    return PULL_TEMPLATE.format(
+        regression=REGRESSION_TEMPLATE.format(previous=previous_pr)
+        if previous_pr
+        else "",
+        exc_type=exc_type or "unknown error",
+        message=_one_line(message),
+        root_cause=root_cause or "_The model gave no root cause._",
+        explanation=explanation or "_The model gave no explanation._",
+        traceback=_fence_safe(traceback_text),
+        occurrences=occurrences_section(tally),
+        model=model,
+        tokens=f"{input_tokens:,} in / {output_tokens:,} out",
+        cost=f" · about ${cost:.4f}" if cost is not None else "",
+        commands=COMMANDS_TEXT,
+        fingerprint_mark=FINGERPRINT_MARK_TEMPLATE.format(fingerprint=fingerprint),
+    )
+
+
+def issue_body(
+    *,
+    exc_type: str | None,
+    message: str | None,
+    reason: str,
+    analysis: str,
+    traceback_text: str,
+    tally: Tally,
+    fingerprint: str,
+) -> str:
+    return ISSUE_TEMPLATE.format(
+        exc_type=exc_type or "unknown error",
+        message=_one_line(message),
+        reason=reason,
+        analysis=analysis or "_None._",
+        traceback=_fence_safe(traceback_text),
+        occurrences=occurrences_section(tally),
+        fingerprint_mark=FINGERPRINT_MARK_TEMPLATE.format(fingerprint=fingerprint),
+    )
+
+
+def occurrences_section(tally: Tally) -> str:
+    return OCCURRENCES_TEMPLATE.format(
+        start=OCCURRENCES_START,
+        end=OCCURRENCES_END,
+        count=tally.count,
+        first_seen=_when(tally.first_seen),
+        last_seen=_when(tally.last_seen),
+        log_group=tally.log_group,
+    )
+
+
+def with_tally(body: str, tally: Tally) -> str | None:
+    """The body with its occurrence section replaced; None if it has none."""
+    if not _OCCURRENCES_RE.search(body):
+        return None
+    return _OCCURRENCES_RE.sub(lambda _: occurrences_section(tally), body, count=1)
+
+
+def _when(epoch_ms: int | None) -> str:
+    if epoch_ms is None:
+        return "unknown"
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _one_line(message: str | None) -> str:
+    text = " ".join((message or "").split())
+    return (text[:300] + "…") if len(text) > 300 else (text or "_(no message)_")
+
+
+def _fence_safe(text: str) -> str:
+    # A traceback holding ``` would end the code block early.
+    return text.replace("```", "`\u200b``")

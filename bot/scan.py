@@ -1,0 +1,105 @@
+"""`self-heal scan`: read logs, group their tracebacks by fingerprint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .tracebacks import (
+    ExceptionBlock,
+    Found,
+    Frame,
+    fingerprint,
+    find_in_events,
+    read_log_input,
+    redact_traceback,
+)
+
+
+@dataclass
+class Group:
+    fingerprint: str
+    found: Found
+    count: int = 0
+    log_groups: list[str] = field(default_factory=list)
+
+
+def scan(inputs: list[bytes]) -> list[Group]:
+    """Group every traceback in the inputs; most frequent first.
+
+    Raises the parser's UnreadableInput for input it cannot read.
+    """
+    groups: dict[str, Group] = {}
+    for data in inputs:
+        for log_group, events in read_log_input(data):
+            for found in find_in_events(events):
+                fp = fingerprint(found.traceback)
+                group = groups.get(fp)
+                if group is None:
+                    group = groups[fp] = Group(fp, found)
+                group.count += 1
+                if log_group and log_group not in group.log_groups:
+                    group.log_groups.append(log_group)
+    # Stable: equal counts keep the order they were first seen in.
+    return sorted(groups.values(), key=lambda g: -g.count)
+
+
+def as_json(groups: list[Group]) -> dict[str, Any]:
+    return {"groups": [_group_json(g) for g in groups]}
+
+
+def _group_json(group: Group) -> dict[str, Any]:
+    tb = redact_traceback(group.found.traceback)
+    final = tb.final
+    return {
+        "fingerprint": group.fingerprint,
+        "count": group.count,
+        "log_groups": group.log_groups,
+        "exception": {"type": final.type, "message": final.message},
+        "frames": [_frame_json(f) for f in final.frames],
+        "chain": [_block_json(b) for b in tb.chain],
+        "partial": tb.partial,
+    }
+
+
+def _block_json(block: ExceptionBlock) -> dict[str, Any]:
+    return {
+        "type": block.type,
+        "message": block.message,
+        "relation": block.relation.value if block.relation else "context",
+        "frames": [_frame_json(f) for f in block.frames],
+    }
+
+
+def _frame_json(frame: Frame) -> dict[str, Any]:
+    return {
+        "file": frame.file,
+        "line": frame.line,
+        "function": frame.function,
+        "in_app": frame.in_app,
+    }
+
+
+def as_text(groups: list[Group]) -> str:
+    if not groups:
+        return "No tracebacks found.\n"
+    lines = []
+    for group in groups:
+        tb = redact_traceback(group.found.traceback)
+        final = tb.final
+        message = " ".join((final.message or "").split())
+        if len(message) > 100:
+            message = message[:99] + "…"
+        lines.append(
+            f"{group.count:>6}  {group.fingerprint[:12]}  "
+            f"{final.type or '(unknown type)'}: {message}"
+        )
+        frame = next(
+            (f for b in reversed(tb.blocks) for f in reversed(b.frames) if f.in_app),
+            None,
+        )
+        if frame is not None:
+            lines.append(
+                f"{'':6}  {'':12}  at {frame.file}:{frame.line} in {frame.function}"
+            )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,71 @@
+"""POST /webhooks/github: verify, de-duplicate, dispatch to the routers."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import gidgethub
+import gidgethub.routing
+import gidgethub.sansio
+from aiohttp import web
+
+from .events import commands, config, installations, pulls
+from .services import SERVICES_KEY
+
+logger = logging.getLogger(__name__)
+
+router = gidgethub.routing.Router(
+    installations.router, config.router, commands.router, pulls.router
+)
+
+
+async def post_webhook(request: web.Request) -> web.Response:
+    services = request.app[SERVICES_KEY]
+    body = await request.read()
+    try:
+        event = gidgethub.sansio.Event.from_http(
+            request.headers, body, secret=services.settings.webhook_secret
+        )
+    except gidgethub.ValidationFailure as exc:
+        logger.warning("webhook.bad_signature", extra={"error": str(exc)})
+        return web.json_response({"error": "signature does not match"}, status=401)
+    except (gidgethub.BadRequest, KeyError, ValueError) as exc:
+        logger.warning("webhook.malformed", extra={"error": str(exc)})
+        return web.json_response({"error": f"malformed delivery: {exc}"}, status=400)
+    fields = _fields(event)
+    if event.event == "ping":
+        logger.info("webhook.ping", extra=fields)
+        return web.json_response({"pong": True})
+    if not services.store.first_delivery(event.delivery_id, event.event):
+        logger.info("webhook.duplicate", extra=fields)
+        return web.json_response({"duplicate": True})
+    started = time.monotonic()
+    try:
+        await router.dispatch(event, services=services)
+    except Exception:
+        # Forget the delivery so a redelivery from GitHub can try again.
+        services.store.forget_delivery(event.delivery_id)
+        logger.exception("webhook.failed", extra=fields)
+        return web.json_response({"error": "internal error"}, status=500)
+    logger.info(
+        "webhook.handled",
+        extra={
+            **fields,
+            "ms": round((time.monotonic() - started) * 1000),
+            "rate_limit_remaining": services.github.rate_limit_remaining,
+        },
+    )
+    return web.json_response({"ok": True})
+
+
+
+def _fields(event: gidgethub.sansio.Event) -> dict[str, object]:
+    data = event.data if isinstance(event.data, dict) else {}
+    return {
+        "delivery_id": event.delivery_id,
+        "event": event.event,
+        "action": data.get("action"),
+        "installation_id": (data.get("installation") or {}).get("id"),
+        "repo": (data.get("repository") or {}).get("full_name"),
+    }
