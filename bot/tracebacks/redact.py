@@ -1,0 +1,159 @@
+"""Scrub credentials and personal data from traceback text before it leaves.
+
+Own patterns, not detect-secrets: this package ships in the forwarder Lambda
+and must stay standard-library only, and detect-secrets is built to scan files
+and report findings (plugins, baselines, entropy scoring), not to rewrite text
+in place. The shapes below follow its plugin patterns (AWS, GitHub, JWT, basic
+auth, private keys, keyword assignments) plus a few more token formats.
+
+Each match becomes `[REDACTED:<kind>]`. Patterns are anchored on a prefix or a
+keyword, so paths, git/sha hashes, line numbers, UUIDs and version strings are
+left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from .model import ExceptionBlock, Frame, Location, Traceback
+
+__all__ = ["redact", "redact_traceback"]
+
+_KEYWORDS = (
+    r"(?:[a-z0-9_.-]*?(?:password|passwd|pwd|secret|token|api[_-]?key|apikey"
+    r"|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?key|credentials?"
+    r"|session[_-]?key|signing[_-]?key))"
+)
+
+# (kind, pattern, group to replace or 0 for the whole match); order matters:
+# specific token shapes first, generic keyword assignments last.
+_RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
+    (
+        "private-key",
+        re.compile(
+            r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----"
+            r"[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|$)"
+        ),
+        0,
+    ),
+    ("github-token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,255}\b"), 0),
+    ("github-token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b"), 0),
+    (
+        "aws-access-key-id",
+        re.compile(
+            r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b"
+        ),
+        0,
+    ),
+    (
+        "aws-secret-access-key",
+        re.compile(
+            r"(?i)(aws.{0,20}?(?:secret|key).{0,20}?['\"]?\s*[:=]\s*['\"]?)"
+            r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
+        ),
+        2,
+    ),
+    (
+        "jwt",
+        re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+        0,
+    ),
+    ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 0),
+    ("stripe-key", re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"), 0),
+    ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), 0),
+    ("openai-key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}"), 0),
+    (
+        "bearer-credential",
+        re.compile(r"(?i)\b(bearer|token)(\s+)([A-Za-z0-9._~+/=-]{16,})"),
+        3,
+    ),
+    (
+        "basic-credential",
+        re.compile(r"(?i)\b(basic)(\s+)([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])"),
+        3,
+    ),
+    (
+        "url-password",
+        re.compile(r"(\b[a-zA-Z][\w+.-]*://[^\s:/@'\"]*:)([^\s@/'\"]+)(@)"),
+        2,
+    ),
+    (
+        "password",
+        re.compile(r"(?i)(\b(?:password|pwd)\s*=\s*)([^\s;'\"]+)(?=;|\s|$)"),
+        2,
+    ),
+    (
+        "secret",
+        re.compile(
+            r"(?i)(\b" + _KEYWORDS + r"['\"]?\s*[:=]\s*['\"]?)"
+            r"((?!\[REDACTED)[^\s'\",;&}]{3,})"
+        ),
+        2,
+    ),
+    (
+        "email",
+        re.compile(
+            r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
+        ),
+        0,
+    ),
+)
+# Cheap screen: text without any of these cannot match a rule.
+_SCREEN_RE = re.compile(
+    r"(?i)PRIVATE KEY|gh[pousr]_|github_pat_|A3T|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA"
+    r"|ANPA|aws|eyJ|xox|_live_|_test_|AIza|sk-|bearer|token|basic|://|password|pwd"
+    r"|secret|key|credential|@"
+)
+
+
+def redact(text: str) -> str:
+    """`text` with credentials and e-mail addresses replaced by placeholders."""
+    if not text or not _SCREEN_RE.search(text):
+        return text
+    for kind, pattern, group in _RULES:
+        text = pattern.sub(_replacer(kind, group), text)
+    return text
+
+
+def _replacer(kind: str, group: int):
+    placeholder = f"[REDACTED:{kind}]"
+
+    def repl(match: re.Match[str]) -> str:
+        if group == 0:
+            return placeholder
+        whole = match.group()
+        start, end = match.span(group)
+        base = match.start()
+        return whole[: start - base] + placeholder + whole[end - base :]
+
+    return repl
+
+
+def redact_traceback(tb: Traceback) -> Traceback:
+    """A copy of `tb` with messages, notes and source lines redacted."""
+    return Traceback([_block(b) for b in tb.blocks], partial=tb.partial)
+
+
+def _block(block: ExceptionBlock) -> ExceptionBlock:
+    return ExceptionBlock(
+        type=block.type,
+        message=redact(block.message) if block.message else block.message,
+        frames=[_frame(f) for f in block.frames],
+        relation=block.relation,
+        syntax_error=_location(block.syntax_error),
+        notes=[redact(n) for n in block.notes],
+        sub_exceptions=[redact_traceback(t) for t in block.sub_exceptions],
+    )
+
+
+def _frame(frame: Frame) -> Frame:
+    if not frame.source:
+        return frame
+    return replace(frame, source=redact(frame.source))
+
+
+def _location(where: Location | None) -> Location | None:
+    if where is None or not where.source:
+        return where
+    return Location(where.file, where.line, redact(where.source))
