@@ -134,7 +134,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 @web.middleware
 async def _errors_as_json(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    request: web.Request,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
 ) -> web.StreamResponse:
     """The endpoint never falls over: every failure is a JSON answer, logged."""
     try:
@@ -142,9 +143,7 @@ async def _errors_as_json(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        logger.warning(
-            "http.error", extra={"path": request.path, "status": exc.status}
-        )
+        logger.warning("http.error", extra={"path": request.path, "status": exc.status})
         return web.json_response({"error": exc.reason}, status=exc.status)
     except Exception:
         logger.exception("http.unhandled", extra={"path": request.path})

@@ -146,9 +146,7 @@ async def run_demo(workdir: Path) -> DemoResult:
             record = await asyncio.to_thread(
                 forward,
                 event,
-                settings=ForwarderSettings(
-                    bot_url, DEMO_KEY_ID, DEMO_FORWARDER_SECRET
-                ),
+                settings=ForwarderSettings(bot_url, DEMO_KEY_ID, DEMO_FORWARDER_SECRET),
             )
             await worker.drain()
         pulls = github.pulls(DEMO_REPO)

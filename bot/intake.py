@@ -59,7 +59,6 @@ async def post_tracebacks(request: web.Request) -> web.Response:
     return web.json_response({"accepted": accepted}, status=202)
 
 
-
 def _verify(services: Services, request: web.Request, body: bytes) -> ForwarderKey:
     key_id = request.headers.get(signing.KEY_ID_HEADER, "")
     timestamp = request.headers.get(signing.TIMESTAMP_HEADER, "")
@@ -157,7 +156,9 @@ def _occurrence(item: Any) -> tuple[Traceback, str, dict[str, Any]]:
         raise ValueError("count must be a whole number of 1 or more")
     for name in ("first_seen", "last_seen"):
         value = item.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int)
+        ):
             raise ValueError(f"{name} must be epoch milliseconds")
     stream = item.get("log_stream")
     if stream is not None and not isinstance(stream, str):

@@ -27,18 +27,19 @@ def main(args: argparse.Namespace) -> int:
     store = Store(os.environ.get(DATABASE_ENV) or DEFAULT_DATABASE)
     try:
         if args.keys_command == "create":
-            key_id, secret = create_key(
-                store, args.installation, args.log_group_prefix
-            )
+            key_id, secret = create_key(store, args.installation, args.log_group_prefix)
             print(f"key id: {key_id}")
             print(f"secret: {secret}")
             print("Store the secret in Secrets Manager now; it is not shown again.")
             return 0
         if args.keys_command == "list":
-            for key in store.keys():
+            for key in store.list_keys():
                 state = "revoked" if key.revoked else "active"
-                prefix = key.log_group_prefix or "(any log group)"
-                print(f"{key.key_id}  installation {key.installation_id}  {prefix}  {state}")
+                scope = key.log_group_prefix or "(any log group)"
+                print(
+                    f"{key.key_id}  installation {key.installation_id}"
+                    f"  {scope}  {state}"
+                )
             return 0
         if store.revoke_key(args.key_id):
             print(f"revoked {args.key_id}")

@@ -9,8 +9,8 @@ from .tracebacks import (
     ExceptionBlock,
     Found,
     Frame,
-    fingerprint,
     find_in_events,
+    fingerprint,
     read_log_input,
     redact_traceback,
 )

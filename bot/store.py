@@ -273,7 +273,7 @@ class Store:
             sql += " AND repos.installation_id = ?"
             args = (installation_id,)
         return self._db.execute(
-            sql + " ORDER BY repos.added_at, rowid", args
+            sql + " ORDER BY repos.added_at, repos.rowid", args
         ).fetchall()
 
     def installation_ids(self) -> list[int]:
@@ -300,7 +300,7 @@ class Store:
         ).fetchone()
         return _key(row) if row else None
 
-    def keys(self) -> list[ForwarderKey]:
+    def list_keys(self) -> list[ForwarderKey]:
         rows = self._db.execute("SELECT * FROM forwarder_keys ORDER BY created_at")
         return [_key(r) for r in rows]
 

@@ -59,7 +59,6 @@ async def post_webhook(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-
 def _fields(event: gidgethub.sansio.Event) -> dict[str, object]:
     data = event.data if isinstance(event.data, dict) else {}
     return {

@@ -10,10 +10,10 @@ import gidgethub
 import gidgethub.routing
 import gidgethub.sansio
 
-from ..services import Services
 from ..github import repos
 from ..github.client import GitHubClient
 from ..repo_config import CONFIG_PATH, ConfigError, load_yaml, merge, parse_config
+from ..services import Services
 
 logger = logging.getLogger(__name__)
 router = gidgethub.routing.Router()
@@ -96,7 +96,9 @@ async def load_config(
     services.queue.put("reroute", {"repo": full_name})
 
 
-async def _org_defaults(gh: GitHubClient, full_name: str, extends: Any) -> dict[str, Any]:
+async def _org_defaults(
+    gh: GitHubClient, full_name: str, extends: Any
+) -> dict[str, Any]:
     """The config a repo extends: `repo`, `owner/repo`, or `owner/repo:path`."""
     if not isinstance(extends, str) or not extends.strip():
         raise ConfigError("_extends", "must name a repository, like .github")
@@ -145,7 +147,9 @@ async def _report(
             },
         )
     except gidgethub.GitHubException as exc:
-        logger.warning("config.check_run_failed", extra={"repo": full_name, "error": str(exc)})
+        logger.warning(
+            "config.check_run_failed", extra={"repo": full_name, "error": str(exc)}
+        )
 
 
 def stored_config(row: Any) -> dict[str, Any] | None:

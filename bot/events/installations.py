@@ -22,7 +22,9 @@ async def installation_created(
     event: gidgethub.sansio.Event, services: Services
 ) -> None:
     installation = event.data["installation"]
-    services.store.put_installation(installation["id"], installation["account"]["login"])
+    services.store.put_installation(
+        installation["id"], installation["account"]["login"]
+    )
     services.queue.put(SYNC_INSTALLATION_JOB, {"installation_id": installation["id"]})
 
 
@@ -48,17 +50,19 @@ async def installation_unsuspended(
     event: gidgethub.sansio.Event, services: Services
 ) -> None:
     installation = event.data["installation"]
-    services.store.put_installation(installation["id"], installation["account"]["login"])
+    services.store.put_installation(
+        installation["id"], installation["account"]["login"]
+    )
     services.store.set_suspended(installation["id"], False)
     services.queue.put(SYNC_INSTALLATION_JOB, {"installation_id": installation["id"]})
 
 
 @router.register("installation_repositories", action="added")
-async def repositories_added(
-    event: gidgethub.sansio.Event, services: Services
-) -> None:
+async def repositories_added(event: gidgethub.sansio.Event, services: Services) -> None:
     installation = event.data["installation"]
-    services.store.put_installation(installation["id"], installation["account"]["login"])
+    services.store.put_installation(
+        installation["id"], installation["account"]["login"]
+    )
     services.queue.put(SYNC_INSTALLATION_JOB, {"installation_id": installation["id"]})
 
 
@@ -83,7 +87,9 @@ async def sync_all(services: Services, payload: dict[str, Any]) -> None:
         if installation.get("suspended_at"):
             services.store.set_suspended(installation["id"], True)
             continue
-        services.queue.put(SYNC_INSTALLATION_JOB, {"installation_id": installation["id"]})
+        services.queue.put(
+            SYNC_INSTALLATION_JOB, {"installation_id": installation["id"]}
+        )
     logger.info("installations.synced", extra={"count": len(seen)})
 
 
@@ -96,8 +102,12 @@ async def sync_installation(services: Services, payload: dict[str, Any]) -> None
         return
     gh = await services.github.installation_client(installation_id)
     names = []
-    async for repo in gh.getiter("/installation/repositories", iterable_key="repositories"):
-        services.store.put_repo(repo["full_name"], installation_id, repo["default_branch"])
+    async for repo in gh.getiter(
+        "/installation/repositories", iterable_key="repositories"
+    ):
+        services.store.put_repo(
+            repo["full_name"], installation_id, repo["default_branch"]
+        )
         names.append(repo["full_name"])
     for full_name in names:
         await load_config(services, gh, full_name)

@@ -24,7 +24,7 @@ from . import bodies, prompts
 from .context import FrameSite, build_context
 from .edits import EditResult, apply_blocks, read_answer, unified_diff
 from .mapping import PathIndex
-from .providers import Completion, ModelError, ModelProvider, Turn, estimate_cost
+from .providers import Completion, ModelError, Turn, estimate_cost
 
 logger = logging.getLogger(__name__)
 
@@ -97,10 +97,13 @@ class FixPipeline:
         self.s.store.drop_occurrence(occurrence.id)
         gh = await self.s.github.installation_client(repo_row["installation_id"])
         if fix.state in (FixState.MUTED, FixState.DECLINED):
-            logger.info("occurrence.skipped", extra={**fields, "state": fix.state.value})
+            logger.info(
+                "occurrence.skipped", extra={**fields, "state": fix.state.value}
+            )
             return
         if fix.state is FixState.OPEN or (
-            fix.state is FixState.UNFIXED and self.s.store.attempts(full_name, fix.fingerprint)
+            fix.state is FixState.UNFIXED
+            and self.s.store.attempts(full_name, fix.fingerprint)
         ):
             await self._update_tally(gh, fix)
             return
@@ -175,9 +178,13 @@ class FixPipeline:
 
         attempt = await self.ask(prompt, model, files, config, read_more)
         cost = self._record(full_name, fix.fingerprint, "fix", model, attempt)
-        tally = bodies.Tally(fix.occurrences, fix.first_seen, fix.last_seen, occurrence.log_group)
+        tally = bodies.Tally(
+            fix.occurrences, fix.first_seen, fix.last_seen, occurrence.log_group
+        )
         if not attempt.ok:
-            await self._no_fix(gh, full_name, config, tb, occurrence, fix, attempt, tally)
+            await self._no_fix(
+                gh, full_name, config, tb, occurrence, fix, attempt, tally
+            )
             return
         assert attempt.result is not None and attempt.completion is not None
         message = f"{attempt.title or 'Fix ' + (tb.final.type or 'error')}\n\n" + (
@@ -262,11 +269,18 @@ class FixPipeline:
                 )
             except ModelError as exc:
                 return Attempt(
-                    completion, result, "", "", "", prompt_chars, tokens_in, tokens_out,
+                    completion,
+                    result,
+                    "",
+                    "",
+                    "",
+                    prompt_chars,
+                    tokens_in,
+                    tokens_out,
                     f"the model could not be asked: {exc}",
                 )
-            prompt_chars += len(prompt.system) + len(user) + sum(
-                len(t.text) for t in history
+            prompt_chars += (
+                len(prompt.system) + len(user) + sum(len(t.text) for t in history)
             )
             tokens_in += completion.input_tokens
             tokens_out += completion.output_tokens
@@ -275,17 +289,27 @@ class FixPipeline:
                 if block.path not in files:
                     files[block.path] = await read_more(block.path)
             result = apply_blocks(
-                answer.blocks, files, may_edit=config.may_edit, max_files=config.max_files
+                answer.blocks,
+                files,
+                may_edit=config.may_edit,
+                max_files=config.max_files,
             )
             problems = [p.message for p in result.problems] + answer.problems
             if not answer.blocks:
                 problems.append("the answer holds no SEARCH/REPLACE block")
             if not problems and result.ok:
                 return Attempt(
-                    completion, result, answer.title, answer.root_cause,
-                    answer.explanation, prompt_chars, tokens_in, tokens_out, None,
+                    completion,
+                    result,
+                    answer.title,
+                    answer.root_cause,
+                    answer.explanation,
+                    prompt_chars,
+                    tokens_in,
+                    tokens_out,
+                    None,
                 )
-            if round_number == 1 or not answer.blocks and answer.root_cause:
+            if round_number == 1 or (not answer.blocks and answer.root_cause):
                 break
             logger.info("fix.repair_round", extra={"problems": problems})
             history = (Turn("user", user), Turn("assistant", completion.text))
@@ -297,8 +321,14 @@ class FixPipeline:
         if not answer.blocks:
             reasons.append("the model proposed no edit")
         return Attempt(
-            completion, result, answer.title, answer.root_cause, answer.explanation,
-            prompt_chars, tokens_in, tokens_out,
+            completion,
+            result,
+            answer.title,
+            answer.root_cause,
+            answer.explanation,
+            prompt_chars,
+            tokens_in,
+            tokens_out,
             "; ".join(reasons) or "no edit applied",
         )
 
@@ -308,8 +338,11 @@ class FixPipeline:
         cost = None
         if attempt.completion is not None:
             total = Completion(
-                attempt.completion.text, model, attempt.input_tokens,
-                attempt.output_tokens, attempt.completion.stop_reason,
+                attempt.completion.text,
+                model,
+                attempt.input_tokens,
+                attempt.output_tokens,
+                attempt.completion.stop_reason,
             )
             cost = estimate_cost(total, dict(self.s.settings.prices))
         self.s.store.add_attempt(
@@ -364,7 +397,10 @@ class FixPipeline:
         number = fix.pr_number if fix.state is FixState.OPEN else fix.issue_number
         if number is None:
             return
-        if fix.body_updated_at and time.time() - fix.body_updated_at < TALLY_EDIT_SECONDS:
+        if (
+            fix.body_updated_at
+            and time.time() - fix.body_updated_at < TALLY_EDIT_SECONDS
+        ):
             return
         tally = bodies.Tally(
             fix.occurrences, fix.first_seen, fix.last_seen, fix.log_group or "?"
@@ -459,11 +495,15 @@ def _limit_files(sites: list[FrameSite], max_files: int) -> list[FrameSite]:
 
 def _summary(occurrence: Occurrence, full_name: str) -> str:
     count = f"{occurrence.count} time" + ("s" if occurrence.count != 1 else "")
-    return f"in log group `{occurrence.log_group}` ({count}), for repository {full_name}"
+    return (
+        f"in log group `{occurrence.log_group}` ({count}), for repository {full_name}"
+    )
 
 
 def _first_line(message: str | None) -> str:
-    return (message or "").strip().splitlines()[0][:200] if (message or "").strip() else ""
+    return (
+        (message or "").strip().splitlines()[0][:200] if (message or "").strip() else ""
+    )
 
 
 def diff_of(before: dict[str, str | None], after: dict[str, str]) -> str:

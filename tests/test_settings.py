@@ -1,0 +1,73 @@
+import json
+
+import pytest
+
+from bot import settings as s
+
+
+def _env(**extra):
+    env = {
+        s.APP_ID_ENV: "12",
+        s.PRIVATE_KEY_ENV: "-----BEGIN PRIVATE KEY-----\nx\n-----END-----\n",
+        s.WEBHOOK_SECRET_ENV: "hook",
+        s.CREDENTIALS_FILE_ENV: "/nonexistent/credentials.json",
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.mark.parametrize(
+    "missing", [s.APP_ID_ENV, s.PRIVATE_KEY_ENV, s.WEBHOOK_SECRET_ENV]
+)
+def test_a_missing_required_setting_is_named_in_one_line(missing):
+    env = _env()
+    del env[missing]
+    with pytest.raises(s.SettingsError) as caught:
+        s.Settings.from_env(env)
+    message = str(caught.value)
+    assert missing in message
+    assert "\n" not in message
+
+
+def test_private_key_may_be_a_path(tmp_path):
+    pem = "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n"
+    key_file = tmp_path / "app.pem"
+    key_file.write_text(pem)
+    settings = s.Settings.from_env(_env(**{s.PRIVATE_KEY_ENV: str(key_file)}))
+    assert settings.private_key == pem
+
+
+def test_unreadable_key_path_is_reported(tmp_path):
+    with pytest.raises(s.SettingsError, match=s.PRIVATE_KEY_ENV):
+        s.Settings.from_env(_env(**{s.PRIVATE_KEY_ENV: str(tmp_path / "nope.pem")}))
+
+
+def test_defaults_and_overrides():
+    settings = s.Settings.from_env(
+        _env(
+            **{
+                s.GITHUB_API_URL_ENV: "https://ghe.example.com/api/v3/",
+                s.AWS_REGION_ENV: "eu-west-1",
+                s.PRICES_ENV: json.dumps({"m": [1, 2]}),
+            }
+        )
+    )
+    assert settings.github_api_url == "https://ghe.example.com/api/v3"
+    assert settings.bedrock_region == "eu-west-1"
+    assert settings.model_id == s.DEFAULT_MODEL_ID
+    assert settings.price_of("m") == (1.0, 2.0)
+
+
+def test_bad_prices_are_refused():
+    with pytest.raises(s.SettingsError, match=s.PRICES_ENV):
+        s.Settings.from_env(_env(**{s.PRICES_ENV: "[1, 2]"}))
+
+
+def test_credentials_file_fills_in_what_the_environment_lacks(tmp_path):
+    stored = tmp_path / "creds.json"
+    stored.write_text(
+        json.dumps({"id": 99, "pem": "-----BEGIN X-----\n", "webhook_secret": "w"})
+    )
+    env = {s.CREDENTIALS_FILE_ENV: str(stored)}
+    settings = s.Settings.from_env(env)
+    assert (settings.app_id, settings.webhook_secret) == ("99", "w")
