@@ -818,6 +818,60 @@ class FakeGitHub:
     def repo(self, full_name: str) -> Repo:
         return self._repos[full_name]
 
+    def user(self, login: str) -> User:
+        """The user with ``login`` (created on first use, like a GitHub account)."""
+        return self._user(login, "Bot" if login.endswith("[bot]") else "User")
+
+    def installation(self, installation_id: int) -> Installation:
+        return self._installations[installation_id]
+
+    def installation_json(self, installation_id: int) -> Json:
+        """The ``installation`` object the API would return."""
+        return self._installation_json(self._installations[installation_id])
+
+    def pull(self, full_name: str, number: int) -> Json:
+        """The ``pull-request`` object the API would return."""
+        repo = self._repos[full_name]
+        return self._pull_json(repo, repo.issues[number])
+
+    def issue_json(self, full_name: str, number: int) -> Json:
+        """The ``issue`` object the API would return (pull requests too)."""
+        repo = self._repos[full_name]
+        return self._issue_json(repo, repo.issues[number])
+
+    def review(self, review_id: int) -> Json:
+        review = self._reviews[review_id]
+        return {k: v for k, v in review.items() if not k.startswith("_")}
+
+    def commits_between(self, full_name: str, before: str, after: str) -> list[str]:
+        """Commits reachable from ``after`` but not ``before``, oldest first."""
+        return self._ahead(self._repos[full_name], before, after)
+
+    def push_commit_json(self, full_name: str, sha: str) -> Json:
+        """A commit as listed in a ``push`` webhook."""
+        repo = self._repos[full_name]
+        c = repo.commits[sha]
+        before = c["parents"][0] if c["parents"] else None
+        old = self._flatten(repo, repo.commits[before]["tree"]) if before else {}
+        new = self._flatten(repo, c["tree"])
+
+        def person(who: Json) -> Json:
+            return {"name": who["name"], "email": who["email"], "username": c["login"]}
+
+        return {
+            "id": sha,
+            "tree_id": c["tree"],
+            "distinct": True,
+            "message": c["message"],
+            "timestamp": c["author"]["date"],
+            "url": f"{WEB_HOST}/{full_name}/commit/{sha}",
+            "author": person(c["author"]),
+            "committer": person(c["committer"]),
+            "added": sorted(set(new) - set(old)),
+            "removed": sorted(set(old) - set(new)),
+            "modified": sorted(p for p in set(old) & set(new) if old[p] != new[p]),
+        }
+
     def file(self, full_name: str, ref: str, path: str) -> str | None:
         repo = self._repos[full_name]
         sha = self._resolve_commit(repo, ref)
