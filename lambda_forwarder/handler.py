@@ -121,9 +121,10 @@ def collect_occurrences(
     now_ms = int(time.time() * 1000)
     merged: dict[str, Occurrence] = {}
     for item in found:
-        # Redact before anything (the fingerprint included) is taken from it.
         traceback = redact_traceback(item.traceback)
-        key = fingerprint(traceback)
+        # The parser's fingerprint, when it gives one, also ties a partial
+        # rendering to the complete one found beside it.
+        key = getattr(item, "fingerprint", "") or fingerprint(traceback)
         seen = item.timestamp if item.timestamp is not None else now_ms
         occurrence = merged.get(key)
         if occurrence is not None:

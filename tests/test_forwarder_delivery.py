@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -126,8 +127,9 @@ def _handler_for(bot: FakeBot) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def bot() -> Iterator[FakeBot]:
+@contextmanager
+def running_bot() -> Iterator[FakeBot]:
+    """Start a FakeBot on a free loopback port; stop it on exit."""
     fake = FakeBot()
     fake.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
     fake.server.daemon_threads = True
@@ -135,10 +137,18 @@ def bot() -> Iterator[FakeBot]:
         target=fake.server.serve_forever, args=(0.02,), daemon=True
     )
     thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-    thread.join(5)
+    try:
+        yield fake
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def bot() -> Iterator[FakeBot]:
+    with running_bot() as fake:
+        yield fake
 
 
 class Sleeps:
