@@ -128,6 +128,7 @@ FLAT_FRAME_RE = re.compile(
     r'File "(?P<file>[^"]*)", line (?P<line>\d+), in (?P<func>\S+)(?P<rest>.*)$'
 )
 FLAT_EXC_RE = re.compile(r"(?:^|\s{2,})(?=(?P<type>[A-Za-z_][\w.]*):(?: |$))")
+_LEADING_NBSP_RE = re.compile(r"^[ \xa0]+|(?<=\| )[ \xa0]+")
 LINE_START_BRACE_RE = re.compile(r"^[ \t]*\{", re.MULTILINE)
 
 TEXT_TRIGGERS = (
@@ -187,9 +188,6 @@ def link(founds: list[Found]) -> list[Found]:
 def _scan(text: str, json_docs: bool) -> list[Hit]:
     if not text:
         return []
-    if "\xa0" in text:
-        # Lambda indents uncaught-error lines with NBSP; same length keeps offsets.
-        text = text.replace("\xa0", " ")
     hits: list[Hit] = []
     spans: list[tuple[int, int]] = []
     if json_docs:
@@ -270,6 +268,18 @@ def _scan_region(
 
 def _virtual_lines(line: str) -> list[str]:
     """One raw line as the log lines it stands for."""
+    lines = _split_virtual(line)
+    if "\xa0" in line:
+        # Lambda indents uncaught-error lines with NBSP; messages keep theirs.
+        lines = [_LEADING_NBSP_RE.sub(_spaces, v) for v in lines]
+    return lines
+
+
+def _spaces(match: re.Match[str]) -> str:
+    return " " * len(match.group())
+
+
+def _split_virtual(line: str) -> list[str]:
     if "\\" in line and ("\\n" in line or '\\"' in line):
         field_match = MESSAGE_FIELD_RE.match(line)
         if field_match:
@@ -297,11 +307,8 @@ def _unescape_around(line: str, marker: int) -> list[str]:
             before = line[: match.start()]
             body = unescape(match.group()[1:-1]).splitlines()
             return ([before] if before.strip() else []) + body
-    quote = line.rfind('"', 0, marker)
-    cut = quote + 1 if quote != -1 and line[quote - 1 : quote] != "\\" else marker
-    before = line[:cut]
-    body = unescape(line[cut:]).splitlines()
-    return ([before] if before.strip() else []) + body
+    # Not inside a JSON string (a cut record, or text escaped by a log shipper).
+    return unescape(line).splitlines()
 
 
 def unescape(value: str) -> str:
@@ -394,6 +401,15 @@ def _from_header(lines: list[str], i: int, floor: int):
             blocks, used, cut, located = _read_chain(logical, 0)
             shown_lines = logical[:used]
         else:
+            if prefix.strip():
+                # The log prefix sits on the header line only: read without it,
+                # keeping its trailing indentation (a box's `+` column).
+                indent = prefix[len(prefix.rstrip()) :]
+                if line[match.start()] == "+" and i + 1 < len(lines):
+                    margin = lines[i + 1].find("|")
+                    if margin >= 0 and not lines[i + 1][:margin].strip():
+                        indent = " " * margin
+                lines = [*lines[:i], indent + line[match.start() :], *lines[i + 1 :]]
             blocks, end, cut, located = _read_chain(lines, i)
             used = end - i
             shown_lines = [line[len(prefix) :] if prefix.strip() else line]
