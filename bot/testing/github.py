@@ -919,6 +919,13 @@ class FakeGitHub:
             if c["_repo"] == full_name
         ]
 
+    def expire_tokens(self, installation_id: int | None = None) -> None:
+        """Make issued installation tokens expired, as an hour passing would."""
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        for token, (inst, _) in list(self._tokens.items()):
+            if installation_id in (None, inst):
+                self._tokens[token] = (inst, past)
+
     def tokens_for(self, installation_id: int) -> list[str]:
         return [t for t, (i, _) in self._tokens.items() if i == installation_id]
 
@@ -1490,7 +1497,8 @@ class FakeGitHub:
         response, checkable = await self._dispatch(request, handler, body)
         self._finish(request, response)
         self.calls.append((request.method, request.path_qs, response.status))
-        if checkable and self._openapi is not None:
+        # GitHub answers any conditional GET with a bodiless 304, documented or not.
+        if checkable and self._openapi is not None and response.status != 304:
             self._check_response(request, body, response)
         return response
 
@@ -1530,10 +1538,7 @@ class FakeGitHub:
         except GitHubError as err:
             return self._error_response(err), False
         if request_errors:
-            err = _unprocessable(
-                "Invalid request.\n\n" + "\n".join(request_errors),
-                doc=f"{DOCS_URL}",
-            )
+            err = _unprocessable("Invalid request.\n\n" + "\n".join(request_errors))
             return self._error_response(err), False
         try:
             payload = json.loads(body) if body else None
@@ -2522,10 +2527,6 @@ class FakeGitHub:
         comment = self._issue_comments.get(int(request.match_info["comment_id"]))
         if comment is None or comment["_repo"] != repo.full_name:
             raise _not_found()
-        if comment["user"] != self.bot.login:
-            # Installations may edit others' comments only with admin rights; the
-            # bot never should, so treat it like GitHub treats a missing right.
-            raise GitHubError(403, "Resource not accessible by integration")
         comment["body"] = request[_PAYLOAD]["body"]
         comment["updated_at"] = iso(_now())
         return self._json(self._issue_comment_json(comment))
