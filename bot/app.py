@@ -13,10 +13,11 @@ import aiohttp
 from aiohttp import web
 
 from . import intake, setup, webhooks
-from .events import config, installations
+from .events import commands, config, installations
 from .fixing.bedrock import BedrockProvider
 from .fixing.pipeline import UNCLAIMED_TTL_SECONDS, FixPipeline, fix_lane
 from .fixing.providers import ModelProvider
+from .fixing.steering import Steering
 from .github.auth import GitHubApp
 from .queue import Queue, Worker
 from .services import SERVICES_KEY, Services
@@ -103,6 +104,7 @@ def job_handlers(
 
     return {
         "occurrence": pipeline.handle_occurrence,
+        commands.COMMAND_JOB: Steering(services, pipeline).run,
         installations.SYNC_ALL_JOB: bound(installations.sync_all),
         installations.SYNC_INSTALLATION_JOB: bound(installations.sync_installation),
         config.LOAD_CONFIG_JOB: bound(config.load_config_job),

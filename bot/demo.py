@@ -8,40 +8,20 @@ CloudWatch Logs subscription event, exactly as Lambda would call it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
 import tempfile
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
-import aiohttp
-import boto3
-from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from lambda_forwarder.handler import forward
-from lambda_forwarder.settings import Settings as ForwarderSettings
-
-from .app import WORKER_KEY, make_app
-from .fixing.bedrock import BedrockProvider
 from .fixing.edits import unified_diff
-from .settings import Settings
 from .testing import webhooks
-from .testing.bedrock import FakeBedrock
-from .testing.github import FakeGitHub
+from .testing.harness import running_bot
 
-DEMO_APP_ID = 424242
 DEMO_INSTALLATION_ID = 4242
 DEMO_REPO = "example-org/bucket-scanner"
-DEMO_WEBHOOK_SECRET = "demo-webhook-secret"
-DEMO_KEY_ID = "demo-forwarder"
-DEMO_FORWARDER_SECRET = "demo-forwarder-secret"
-DEMO_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 
 
 @dataclass
@@ -67,107 +47,38 @@ def repo_files(root: Path) -> dict[str, str]:
     }
 
 
-def new_app_key() -> tuple[str, str]:
-    """A throwaway RSA key pair for the stand-in app: (private, public) PEM."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(
-            serialization.Encoding.PEM,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
-        )
-        .decode()
-    )
-    return private, public
-
-
-@contextlib.asynccontextmanager
-async def running_bot(app: web.Application) -> AsyncIterator[str]:
-    """Serve the app on a free loopback port; yield its base URL."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
-
-
 async def run_demo(workdir: Path) -> DemoResult:
     data = demo_data()
-    private_pem, public_pem = new_app_key()
-    github = FakeGitHub(DEMO_APP_ID, public_pem)
-    bedrock = FakeBedrock()
-    async with github.serve() as github_url, bedrock.serve() as bedrock_url:
+    files = repo_files(data / "repo")
+    async with running_bot(workdir) as bot:
+        github = bot.github
         github.add_installation(DEMO_INSTALLATION_ID, DEMO_REPO.split("/")[0])
-        github.add_repo(DEMO_INSTALLATION_ID, DEMO_REPO, repo_files(data / "repo"))
-        bedrock.script((data / "answer.md").read_text())
-        settings = Settings(
-            app_id=str(DEMO_APP_ID),
-            private_key=private_pem,
-            webhook_secret=DEMO_WEBHOOK_SECRET,
-            forwarder_key_id=DEMO_KEY_ID,
-            forwarder_secret=DEMO_FORWARDER_SECRET,
-            model_id=DEMO_MODEL,
-            database=str(workdir / "self-heal.sqlite3"),
-            github_api_url=github_url,
-            bedrock_endpoint_url=bedrock_url,
+        github.add_repo(DEMO_INSTALLATION_ID, DEMO_REPO, files)
+        bot.bedrock.script((data / "answer.md").read_text())
+        # The app is installed: GitHub tells the bot, which reads the config.
+        await bot.webhook(
+            "installation",
+            webhooks.installation_created(github, DEMO_INSTALLATION_ID),
         )
-        # The stand-in checks that a SigV4 signature is there, not whose it is.
-        provider = BedrockProvider(
-            region="us-east-1",
-            endpoint_url=bedrock_url,
-            session=boto3.session.Session(
-                aws_access_key_id="stand-in", aws_secret_access_key="stand-in"
-            ),
-        )
-        app = make_app(settings, provider=provider, sync_on_start=False)
-        async with running_bot(app) as bot_url:
-            worker = app[WORKER_KEY]
-            # The app is installed: GitHub tells the bot.
-            async with aiohttp.ClientSession() as session:
-                await webhooks.post(
-                    session,
-                    f"{bot_url}/webhooks/github",
-                    DEMO_WEBHOOK_SECRET,
-                    "installation",
-                    webhooks.installation_created(github, DEMO_INSTALLATION_ID),
-                )
-            await worker.drain()
-            # CloudWatch Logs calls the forwarder with the subscription event.
-            event = json.loads((data / "payload.json").read_text())
-            record = await asyncio.to_thread(
-                forward,
-                event,
-                settings=ForwarderSettings(bot_url, DEMO_KEY_ID, DEMO_FORWARDER_SECRET),
-            )
-            await worker.drain()
+        await bot.drain()
+        # CloudWatch Logs calls the forwarder with the subscription event.
+        record = await bot.forward(json.loads((data / "payload.json").read_text()))
+        await bot.drain()
         pulls = github.pulls(DEMO_REPO)
         diff = ""
         for pull in pulls:
             base, head = pull["base"]["ref"], pull["head"]["ref"]
-            changed = {
-                path: github.file(DEMO_REPO, head, path) or ""
-                for path in repo_files(data / "repo")
-                if github.file(DEMO_REPO, head, path)
-                != github.file(DEMO_REPO, base, path)
-            }
-            before = {path: github.file(DEMO_REPO, base, path) for path in changed}
+            before = {p: github.file(DEMO_REPO, base, p) for p in files}
+            after = {p: github.file(DEMO_REPO, head, p) or "" for p in files}
+            changed = {p: t for p, t in after.items() if t != before[p]}
             diff += unified_diff(before, changed)
         return DemoResult(
             pulls=pulls,
             diff=diff,
             forwarder_record=record,
             github_calls=len(github.calls),
-            model_calls=len(bedrock.calls),
-            violations=github.violations + bedrock.violations,
+            model_calls=len(bot.bedrock.calls),
+            violations=github.violations + bot.bedrock.violations,
             contract_checked=github.contract_checked,
         )
 

@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS occurrences (
     last_seen INTEGER,
     traceback TEXT NOT NULL,
     text TEXT NOT NULL,
-    received_at REAL NOT NULL
+    received_at REAL NOT NULL,
+    counted INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS occurrences_by_fingerprint ON occurrences (fingerprint);
 CREATE TABLE IF NOT EXISTS fixes (
@@ -67,12 +68,15 @@ CREATE TABLE IF NOT EXISTS fixes (
     log_group TEXT,
     body_updated_at REAL,
     previous_pr INTEGER,
+    traceback TEXT,
+    text TEXT,
     PRIMARY KEY (repo, fingerprint)
 );
 CREATE TABLE IF NOT EXISTS attempts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     repo TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
+    pr_number INTEGER,
     kind TEXT NOT NULL,
     model TEXT,
     input_tokens INTEGER,
@@ -113,11 +117,12 @@ CREATE TABLE IF NOT EXISTS notices (
 class FixState(enum.Enum):
     """Where a fingerprint stands in one repository."""
 
+    NEW = "new"  # seen, not yet tried
     OPEN = "open"  # a pull request is open
     FIXED = "fixed"  # its pull request was merged
     DECLINED = "declined"  # its pull request was closed unmerged
     MUTED = "muted"  # a reviewer said /ignore
-    UNFIXED = "unfixed"  # no safe fix came out; an issue may tell why
+    UNFIXED = "unfixed"  # tried, no safe fix came out; an issue may tell why
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,8 @@ class Fix:
     log_group: str | None
     body_updated_at: float | None
     previous_pr: int | None
+    traceback: dict[str, Any] | None
+    text: str | None
 
 
 @dataclass(frozen=True)
@@ -399,6 +406,32 @@ class Store:
         ).fetchone()
         return _fix(row) if row else None
 
+    def tally(self, repo: str, occurrence: Occurrence) -> Fix:
+        """Count an occurrence into its fingerprint's tally, once.
+
+        A job that fails after counting is retried; the mark on the
+        occurrence keeps the retry from counting it twice.
+        """
+        with self.transaction():
+            counted = self._db.execute(
+                "UPDATE occurrences SET counted = 1 WHERE id = ? AND counted = 0",
+                (occurrence.id,),
+            ).rowcount
+            if counted:
+                return self.count_occurrence(
+                    repo,
+                    occurrence.fingerprint,
+                    count=occurrence.count,
+                    first_seen=occurrence.first_seen,
+                    last_seen=occurrence.last_seen,
+                    log_group=occurrence.log_group,
+                    traceback=occurrence.traceback,
+                    text=occurrence.text,
+                )
+        fix = self.fix(repo, occurrence.fingerprint)
+        assert fix is not None
+        return fix
+
     def count_occurrence(
         self,
         repo: str,
@@ -408,26 +441,35 @@ class Store:
         first_seen: int | None,
         last_seen: int | None,
         log_group: str,
+        traceback: dict[str, Any] | None = None,
+        text: str | None = None,
     ) -> Fix:
-        """Add occurrences to a fingerprint's tally, creating its row."""
+        """Add occurrences to a fingerprint's tally, creating its row.
+
+        The latest traceback is kept, so a later /retry can show it.
+        """
         self._db.execute(
             "INSERT INTO fixes (repo, fingerprint, state, occurrences, first_seen, "
-            "last_seen, log_group) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "last_seen, log_group, traceback, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (repo, fingerprint) DO UPDATE SET "
             "occurrences = occurrences + excluded.occurrences, "
             "first_seen = MIN(COALESCE(first_seen, excluded.first_seen), "
             "COALESCE(excluded.first_seen, first_seen)), "
             "last_seen = MAX(COALESCE(last_seen, excluded.last_seen), "
             "COALESCE(excluded.last_seen, last_seen)), "
-            "log_group = excluded.log_group",
+            "log_group = excluded.log_group, "
+            "traceback = COALESCE(excluded.traceback, traceback), "
+            "text = COALESCE(excluded.text, text)",
             (
                 repo,
                 fingerprint,
-                FixState.UNFIXED.value,
+                FixState.NEW.value,
                 count,
                 first_seen,
                 last_seen,
                 log_group,
+                json.dumps(traceback) if traceback is not None else None,
+                text,
             ),
         )
         fix = self.fix(repo, fingerprint)
@@ -463,6 +505,7 @@ class Store:
         fingerprint: str,
         kind: str,
         outcome: str,
+        pr_number: int | None = None,
         model: str | None = None,
         input_tokens: int | None = None,
         output_tokens: int | None = None,
@@ -471,12 +514,13 @@ class Store:
         detail: str | None = None,
     ) -> None:
         self._db.execute(
-            "INSERT INTO attempts (repo, fingerprint, kind, model, input_tokens, "
-            "output_tokens, cost, prompt_chars, outcome, detail, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO attempts (repo, fingerprint, pr_number, kind, model, "
+            "input_tokens, output_tokens, cost, prompt_chars, outcome, detail, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 repo,
                 fingerprint,
+                pr_number,
                 kind,
                 model,
                 input_tokens,
@@ -494,6 +538,19 @@ class Store:
             "SELECT * FROM attempts WHERE repo = ? AND fingerprint = ? ORDER BY id",
             (repo, fingerprint),
         ).fetchall()
+
+    def attempts_for_repo(self, repo: str) -> list[sqlite3.Row]:
+        return self._db.execute(
+            "SELECT * FROM attempts WHERE repo = ? ORDER BY id", (repo,)
+        ).fetchall()
+
+    def retries_on(self, repo: str, pr_number: int) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM attempts WHERE repo = ? AND pr_number = ? "
+            "AND kind = 'retry'",
+            (repo, pr_number),
+        ).fetchone()
+        return int(row[0])
 
     # Webhook deliveries and one-time notices.
 
@@ -613,4 +670,6 @@ def _fix(row: sqlite3.Row) -> Fix:
         log_group=row["log_group"],
         body_updated_at=row["body_updated_at"],
         previous_pr=row["previous_pr"],
+        traceback=json.loads(row["traceback"]) if row["traceback"] else None,
+        text=row["text"],
     )

@@ -80,3 +80,14 @@ async def fake_bedrock() -> AsyncIterator[FakeBedrock]:
     async with fake.serve():
         yield fake
     assert fake.violations == [], "\n".join(fake.violations)
+
+
+@pytest.fixture
+async def bot(tmp_path, fake_github, fake_bedrock, app_key):
+    """The bot as a real loopback server, wired to the stand-ins."""
+    from bot.testing.harness import running_bot
+
+    async with running_bot(
+        tmp_path, github=fake_github, bedrock=fake_bedrock, private_key=app_key.private_pem
+    ) as harness:
+        yield harness

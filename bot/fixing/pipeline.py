@@ -86,29 +86,19 @@ class FixPipeline:
             logger.info("occurrence.ignored_by_config", extra=fields)
             self.s.store.drop_occurrence(occurrence.id)
             return
-        fix = self.s.store.count_occurrence(
-            full_name,
-            occurrence.fingerprint,
-            count=occurrence.count,
-            first_seen=occurrence.first_seen,
-            last_seen=occurrence.last_seen,
-            log_group=occurrence.log_group,
-        )
-        self.s.store.drop_occurrence(occurrence.id)
+        fix = self.s.store.tally(full_name, occurrence)
         gh = await self.s.github.installation_client(repo_row["installation_id"])
         if fix.state in (FixState.MUTED, FixState.DECLINED):
             logger.info(
                 "occurrence.skipped", extra={**fields, "state": fix.state.value}
             )
-            return
-        if fix.state is FixState.OPEN or (
-            fix.state is FixState.UNFIXED
-            and self.s.store.attempts(full_name, fix.fingerprint)
-        ):
+        elif fix.state in (FixState.OPEN, FixState.UNFIXED):
             await self._update_tally(gh, fix)
-            return
-        previous = fix.pr_number if fix.state is FixState.FIXED else None
-        await self.open_fix(gh, repo_row, config, tb, occurrence, fix, previous)
+        else:
+            previous = fix.pr_number if fix.state is FixState.FIXED else None
+            await self.open_fix(gh, repo_row, config, tb, occurrence, fix, previous)
+        # Only now: a failure above leaves the occurrence for the job's retry.
+        self.s.store.drop_occurrence(occurrence.id)
 
     def claiming_repo(self, occurrence: Occurrence) -> tuple[Any, RepoConfig] | None:
         """The repo whose config lists the log group; the earliest claim wins.
@@ -177,7 +167,7 @@ class FixPipeline:
             return await repos.read_file(gh, full_name, path, head_sha)
 
         attempt = await self.ask(prompt, model, files, config, read_more)
-        cost = self._record(full_name, fix.fingerprint, "fix", model, attempt)
+        cost = self.record(full_name, fix.fingerprint, "fix", model, attempt)
         tally = bodies.Tally(
             fix.occurrences, fix.first_seen, fix.last_seen, occurrence.log_group
         )
@@ -332,9 +322,17 @@ class FixPipeline:
             "; ".join(reasons) or "no edit applied",
         )
 
-    def _record(
-        self, repo: str, fingerprint: str, kind: str, model: str, attempt: Attempt
+    def record(
+        self,
+        repo: str,
+        fingerprint: str,
+        kind: str,
+        model: str,
+        attempt: Attempt,
+        *,
+        pr_number: int | None = None,
     ) -> float | None:
+        """Store the attempt with its tokens and cost; return the cost."""
         cost = None
         if attempt.completion is not None:
             total = Completion(
@@ -349,6 +347,7 @@ class FixPipeline:
             repo=repo,
             fingerprint=fingerprint,
             kind=kind,
+            pr_number=pr_number,
             outcome="ok" if attempt.ok else "no_fix",
             model=model,
             input_tokens=attempt.input_tokens,
