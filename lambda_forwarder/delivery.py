@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import email.utils
-import http.client
+import functools
 import json
 import logging
 import random
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -165,14 +162,22 @@ def _longest_message_block(traceback: dict[str, Any]) -> dict[str, Any] | None:
     return best
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Surface a 3xx as an error: urllib would replay a POST as a bodiless GET."""
+@functools.cache
+def _opener() -> Any:
+    """Build the urllib opener on first use.
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
+    urllib.request drags in http.client, ssl and email (a third of the cold
+    import); a batch without tracebacks never needs them.
+    """
+    import urllib.request
 
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        """Surface a 3xx as an error: urllib would replay a POST as a bodiless GET."""
 
-_opener = urllib.request.build_opener(_NoRedirect)
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            return None
+
+    return urllib.request.build_opener(NoRedirect)
 
 
 def deliver(
@@ -192,6 +197,10 @@ def deliver(
     Return the number of attempts made; raise DeliveryError when it did not
     get through, BotRejectedError at once for a 4xx other than 429.
     """
+    import http.client
+    import urllib.error
+    import urllib.request
+
     attempt = 0
     last = "no attempt made"
     status: int | None = None
@@ -209,7 +218,7 @@ def deliver(
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         retry_after: float | None = None
         try:
-            with _opener.open(
+            with _opener().open(
                 request, timeout=min(policy.request_timeout, left)
             ) as response:
                 response.read()
@@ -254,7 +263,10 @@ def deliver(
         sleep(delay)
 
 
-def _read_detail(exc: urllib.error.HTTPError) -> str:
+def _read_detail(exc: Any) -> str:
+    """Return the start of an error answer's body (the bot says what is wrong)."""
+    import http.client
+
     try:
         return exc.read(200).decode("utf-8", "replace")
     except (OSError, http.client.HTTPException):
@@ -270,6 +282,8 @@ def _retry_after(value: str | None) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # rare: most servers send seconds
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -143,14 +143,17 @@ def collect_occurrences(
     return list(merged.values())
 
 
-def _log_events(raw_events: list[dict[str, Any]], log_stream: str | None):
-    for raw in raw_events:
-        yield LogEvent(
-            message=raw.get("message") or "",
-            timestamp=raw.get("timestamp"),
-            log_stream=log_stream,
-            id=raw.get("id"),
+def _log_events(
+    raw_events: list[dict[str, Any]], log_stream: str | None
+) -> list[LogEvent]:
+    # Positional and in one comprehension: this runs once per event of a
+    # batch of up to 10,000, where keyword calls cost a measurable share.
+    return [
+        LogEvent(
+            raw.get("message") or "", raw.get("timestamp"), log_stream, raw.get("id")
         )
+        for raw in raw_events
+    ]
 
 
 def _deadline(context: Any, policy: RetryPolicy) -> float:
