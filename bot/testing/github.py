@@ -793,6 +793,38 @@ class FakeGitHub:
         self._reviews[rid] = review
         return {k: v for k, v in review.items() if not k.startswith("_")}
 
+    def open_pull(
+        self,
+        full_name: str,
+        head: str,
+        base: str,
+        *,
+        title: str = "Fix",
+        body: str | None = None,
+        author: str | None = None,
+        draft: bool = False,
+    ) -> int:
+        """Open a pull request directly (bot-authored unless ``author``); its number."""
+        repo = self._repos[full_name]
+        user = self.user(author) if author else self.bot
+        number = max(repo.issues, default=0) + 1
+        repo.issues[number] = Issue(
+            number=number,
+            id=next(self._ids),
+            title=title,
+            body=body,
+            user=user.login,
+            created_at=_now(),
+            updated_at=_now(),
+            is_pull=True,
+            pull_id=next(self._ids),
+            head=head,
+            base=base,
+            head_sha=repo.refs[f"refs/heads/{head}"],
+            draft=draft,
+        )
+        return number
+
     def close_pull(
         self, full_name: str, number: int, *, merged: bool, by: str = "octocat"
     ) -> None:
