@@ -57,7 +57,7 @@ def _raise_chain(messages: list[str], depth: int, explicit: list[bool]) -> None:
 def _caught(func, *args) -> BaseException:
     try:
         func(*args)
-    except BaseException as exc:  # noqa: BLE001 - any exception is the input
+    except BaseException as exc:  # any exception is the input
         return exc
     raise AssertionError("nothing raised")
 
@@ -150,7 +150,9 @@ def _assert_same(tb: Traceback, want: list[dict]) -> None:
         assert block.relation == expected["relation"]
         if expected["syntax"]:
             assert block.syntax_error is not None
-            assert (block.syntax_error.file, block.syntax_error.line) == expected["syntax"]
+            assert (block.syntax_error.file, block.syntax_error.line) == expected[
+                "syntax"
+            ]
         assert len(block.sub_exceptions) == len(expected["subs"])
         for sub, sub_want in zip(block.sub_exceptions, expected["subs"], strict=True):
             _assert_same(sub, sub_want)
@@ -175,7 +177,9 @@ words = st.text(
 
 
 def _message_ok(message: str) -> bool:
-    return bool(message) and not any(m in message for m in MARKERS) and ":" not in message
+    return (
+        bool(message) and not any(m in message for m in MARKERS) and ":" not in message
+    )
 
 
 messages = words.filter(_message_ok)
@@ -186,7 +190,9 @@ def raised(draw) -> BaseException:
     kind = draw(st.sampled_from(["chain", "group", "syntax", "recursion"]))
     if kind == "chain":
         texts = draw(st.lists(messages, min_size=1, max_size=3))
-        explicit = draw(st.lists(st.booleans(), min_size=len(texts), max_size=len(texts)))
+        explicit = draw(
+            st.lists(st.booleans(), min_size=len(texts), max_size=len(texts))
+        )
         depth = draw(st.integers(0, 4))
         return _caught(_raise_chain, texts, depth, explicit)
     if kind == "group":
@@ -223,10 +229,12 @@ def test_render_reads_back(exc: BaseException) -> None:
 
 PREFIXES = [
     lambda n: f"2024-05-0{n % 9 + 1}T10:1{n % 10}:0{n % 10}.{n:03d}Z stdout F ",
-    lambda n: f"web_1  | ",
+    lambda n: "web_1  | ",
     lambda n: f"Jan 13 23:07:{n % 60:02d} host app[7653]: ",
-    lambda n: f"[ERROR]\t2020-01-31T22:12:{n % 60:02d}.534Z\t"
-    "8b0a5f2e-3c1d-4e5f-9a8b-7c6d5e4f3a2b\t",
+    lambda n: (
+        f"[ERROR]\t2020-01-31T22:12:{n % 60:02d}.534Z\t"
+        "8b0a5f2e-3c1d-4e5f-9a8b-7c6d5e4f3a2b\t"
+    ),
 ]
 
 
@@ -289,7 +297,7 @@ FRAGMENTS = st.sampled_from(
         '{"errorType": "KeyError", "stackTrace": ["  File \\"a\\", line 1, in f\\n"]}',
         '{"exc_info": "Traceback (most recent call last):\\n  File \\"',
         "[ERROR] KeyError: 'x'",
-        "\u00a0\u00a0File \"a.py\", line 1, in f\r    x()\rKeyError: 1",
+        '\u00a0\u00a0File "a.py", line 1, in f\r    x()\rKeyError: 1',
         '"message": "Traceback (most recent call last):",',
     ]
 )

@@ -202,13 +202,11 @@ def _scan(text: str, json_docs: bool) -> list[Hit]:
         hits.sort(key=lambda h: h.start)
         return hits
     positions.sort()
-    starts = [s for s, _ in spans]
     region_start = region_end = -1
+    spans.sort()
     for pos in positions:
-        if spans:
-            idx = bisect.bisect_right(starts, pos) - 1
-            if idx >= 0 and spans[idx][0] <= pos < spans[idx][1]:
-                continue
+        if spans and _in_spans(spans, pos):
+            continue
         if pos < region_end:
             region_end = max(region_end, _forward(text, pos, _FORWARD_LINES))
             continue
@@ -242,7 +240,9 @@ def _forward(text: str, pos: int, lines: int) -> int:
 
 
 def _in_spans(spans: list[tuple[int, int]], pos: int) -> bool:
-    return any(s <= pos < e for s, e in spans)
+    """Whether `pos` is inside one of `spans` (sorted, not overlapping)."""
+    index = bisect.bisect_right(spans, (pos, float("inf"))) - 1
+    return index >= 0 and spans[index][0] <= pos < spans[index][1]
 
 
 def _scan_region(
@@ -383,7 +383,7 @@ def _from_header(lines: list[str], i: int, floor: int):
         return None
     prefix = line[: match.start()]
     after = line[match.end() :]
-    hint_lines = [prefix] + [lines[j] for j in range(max(floor, i - 2), i)][::-1]
+    hint_lines = [prefix, *[lines[j] for j in range(i - 1, max(floor, i - 2) - 1, -1)]]
     if 'File "' in after:
         logical = ["Traceback (most recent call last):", *_unflatten(after)]
         used = 1
@@ -637,11 +637,17 @@ def _read_block(lines: list[str], k: int, notes_mode: bool):
         if not stripped:
             break
         frame = FRAME_RE.match(line)
-        if frame and frame["line"] is None and k + 1 < n:
-            if frame["rest"].strip() in ("", ",") and LINE_CONT_RE.match(lines[k + 1]):
-                joined = line.rstrip().rstrip(",") + ", " + lines[k + 1].strip()
-                frame = FRAME_RE.match(joined)
-                k += 1
+        if (
+            frame
+            and frame["line"] is None
+            and k + 1 < n
+            and frame["rest"].strip() in ("", ",")
+            and LINE_CONT_RE.match(lines[k + 1])
+        ):
+            # A reflowed frame line: `line N, in f` went to the next line.
+            joined = line.rstrip().rstrip(",") + ", " + lines[k + 1].strip()
+            frame = FRAME_RE.match(joined)
+            k += 1
         if frame:
             number = frame["line"]
             source = frame["rest"].strip() or None

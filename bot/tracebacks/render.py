@@ -6,8 +6,12 @@ from .model import ExceptionBlock, Relation, Traceback
 
 _HEADER = "Traceback (most recent call last):"
 _SEPARATORS = {
-    Relation.CAUSE: "The above exception was the direct cause of the following exception:",
-    Relation.CONTEXT: "During handling of the above exception, another exception occurred:",
+    Relation.CAUSE: (
+        "The above exception was the direct cause of the following exception:"
+    ),
+    Relation.CONTEXT: (
+        "During handling of the above exception, another exception occurred:"
+    ),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import contextlib
 import json
 import re
 import zlib
@@ -113,11 +114,10 @@ def decode_subscription_event(event: dict) -> dict:
         raw = base64.b64decode(data, validate=False)
     except (binascii.Error, ValueError) as exc:
         raise UnreadableInput("awslogs.data is not base64") from exc
-    try:
-        # MAX_WBITS | 32 reads gzip and zlib alike (Powertools does the same).
+    # MAX_WBITS | 32 reads gzip and zlib alike (Powertools does the same); the
+    # Lambda docs print an uncompressed example, so plain JSON is let through.
+    with contextlib.suppress(zlib.error):
         raw = zlib.decompress(raw, zlib.MAX_WBITS | 32)
-    except zlib.error:
-        pass  # the Lambda docs print an uncompressed example
     try:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
