@@ -20,6 +20,7 @@ from ..repo_config import RepoConfig, parse_config
 from ..services import Services
 from ..store import Fix, FixState, Occurrence
 from ..tracebacks import Frame, Traceback, short_fingerprint
+from ..tracebacks.inapp import is_in_app
 from . import bodies, prompts
 from .context import FrameSite, build_context
 from .edits import EditResult, apply_blocks, read_answer, unified_diff
@@ -468,18 +469,26 @@ class FixPipeline:
 def frame_sites(
     tb: Traceback, index: PathIndex, path_map: dict[str, str]
 ) -> list[FrameSite]:
-    """In-app frames that map to repo files, innermost first, across the chain."""
+    """Frames that map to repo files, innermost first, across the chain.
+
+    In-app frames map by path; an installed package's frames map only when the
+    repository is that package (`index.map_installed`).
+    """
     sites: list[FrameSite] = []
     seen: set[tuple[str, int | None]] = set()
     for block in reversed(tb.blocks):
         located: list[Frame] = []
         if block.syntax_error is not None and block.syntax_error.file:
+            where = block.syntax_error
             located.append(
-                Frame(block.syntax_error.file, block.syntax_error.line, None)
+                Frame(where.file, where.line, None, in_app=is_in_app(where.file))
             )
-        located.extend(reversed([f for f in block.frames if f.in_app]))
+        located.extend(reversed(block.frames))
         for frame in located:
-            path = index.map(frame.file, path_map)
+            if frame.in_app:
+                path = index.map(frame.file, path_map)
+            else:
+                path = index.map_installed(frame.file)
             if path is None or (path, frame.line) in seen:
                 continue
             seen.add((path, frame.line))
