@@ -55,7 +55,7 @@ def test_occurrence_tally_adds_counts_and_widens_the_window(store):
         "o/r", "fp", count=3, first_seen=100, last_seen=250, log_group="g"
     )
     assert (fix.occurrences, fix.first_seen, fix.last_seen) == (5, 100, 300)
-    assert fix.state is FixState.UNFIXED
+    assert fix.state is FixState.NEW
 
 
 def test_update_fix_refuses_unknown_columns(store):
@@ -95,3 +95,23 @@ def test_keys_revoke_once(store):
     assert store.revoke_key("k1")
     assert not store.revoke_key("k1")
     assert store.key("k1").revoked
+
+
+def test_a_retried_job_counts_its_occurrence_once(store):
+    """A job that failed after counting is retried; the tally must not double."""
+    occurrence_id = store.add_occurrence(
+        fingerprint="fp",
+        log_group="g",
+        log_stream=None,
+        key_id=None,
+        count=4,
+        first_seen=1,
+        last_seen=2,
+        traceback={"blocks": []},
+        text="t",
+    )
+    occurrence = store.occurrence(occurrence_id)
+    store.tally("o/r", occurrence)
+    fix = store.tally("o/r", occurrence)
+    assert fix.occurrences == 4
+    assert fix.text == "t"
