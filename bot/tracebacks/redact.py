@@ -99,6 +99,7 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
         0,
     ),
 )
+_DOTTED_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 # Cheap screen: text without any of these cannot match a rule.
 _SCREEN_RE = re.compile(
     r"(?i)PRIVATE KEY|gh[pousr]_|github_pat_|A3T|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA"
@@ -123,11 +124,23 @@ def _replacer(kind: str, group: int):
         if group == 0:
             return placeholder
         whole = match.group()
+        if kind in ("password", "secret") and _looks_like_code(match.group(group)):
+            return whole
         start, end = match.span(group)
         base = match.start()
         return whole[: start - base] + placeholder + whole[end - base :]
 
     return repl
+
+
+def _looks_like_code(value: str) -> bool:
+    """An assignment in a source line (`token = get_token(req)`), not a value."""
+    return (
+        "(" in value
+        or "[" in value
+        or value in ("None", "True", "False", "self")
+        or bool(_DOTTED_RE.fullmatch(value))
+    )
 
 
 def redact_traceback(tb: Traceback) -> Traceback:
