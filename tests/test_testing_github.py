@@ -566,3 +566,42 @@ def test_checker_flags_a_response_missing_required_keys(
         "GET", "/repos/o/r/git/ref/heads%2Fmain", 200, {"ref": "x"}
     )
     assert any("'object' is a required property" in e for e in errors)
+
+
+# ----- contract files
+
+
+def test_missing_contracts_skip_locally_and_fail_in_ci(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    from bot.testing import contracts
+
+    monkeypatch.setenv("SELF_HEAL_CONTRACTS_DIR", str(tmp_path))
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("SELF_HEAL_REQUIRE_CONTRACTS", raising=False)
+    assert not contracts.contracts_available()
+    assert contracts.github_openapi_path().parent.parent == tmp_path
+    with pytest.raises(pytest.skip.Exception, match="scripts/fetch-contracts"):
+        require_contracts()
+    monkeypatch.setenv("SELF_HEAL_REQUIRE_CONTRACTS", "1")
+    with pytest.raises(pytest.fail.Exception, match="scripts/fetch-contracts"):
+        require_contracts()
+    monkeypatch.delenv("SELF_HEAL_REQUIRE_CONTRACTS")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception):
+        require_contracts()
+
+
+async def test_without_contracts_the_stand_in_runs_unchecked(
+    tmp_path: Any, monkeypatch: Any, app_key: Any
+) -> None:
+    monkeypatch.setenv("SELF_HEAL_CONTRACTS_DIR", str(tmp_path))
+    fake = FakeGitHub(APP_ID, app_key.public_pem)
+    assert fake.contract_checked is False
+    fake.add_installation(7, "acme")
+    async with fake.serve(), aiohttp.ClientSession() as session:
+        client = Client(session, fake.url)
+        client.auth = f"Bearer {app_jwt(app_key.private_pem)}"
+        status, _, _ = await client.call("GET", "/app")
+    assert status == 200
+    assert fake.violations == []

@@ -996,6 +996,16 @@ class FakeGitHub:
                 out[entry["path"]] = (entry["mode"], entry["sha"])
         return out
 
+    def _subtree(self, repo: Repo, tree_sha: str, path: str) -> str:
+        """The sha of the directory ``path`` inside the tree ``tree_sha``."""
+        for name in path.split("/"):
+            tree_sha = next(
+                e["sha"]
+                for e in repo.trees[tree_sha]
+                if e["path"] == name and e["type"] == "tree"
+            )
+        return tree_sha
+
     def _commit(
         self,
         repo: Repo,
@@ -1979,10 +1989,7 @@ class FakeGitHub:
                     child, "file", blob_sha, len(repo.blobs[blob_sha])
                 )
             elif child not in listing:
-                sub = {q[len(child) + 1 :]: v for q, v in flat.items()}
-                tree_sha = self._write_tree(
-                    repo, {k: v for k, v in sub.items() if f"{child}/{k}" in flat}
-                )
+                tree_sha = self._subtree(repo, repo.commits[sha]["tree"], child)
                 listing[child] = entry(child, "dir", tree_sha, 0)
         return self._json(list(listing.values()))
 
