@@ -88,6 +88,9 @@ async def bot(tmp_path, fake_github, fake_bedrock, app_key):
     from bot.testing.harness import running_bot
 
     async with running_bot(
-        tmp_path, github=fake_github, bedrock=fake_bedrock, private_key=app_key.private_pem
+        tmp_path,
+        github=fake_github,
+        bedrock=fake_bedrock,
+        private_key=app_key.private_pem,
     ) as harness:
         yield harness
