@@ -151,7 +151,7 @@ class FixPipeline:
         sites = _limit_files(sites, config.max_files)
         files: dict[str, str | None] = {}
         for path in dict.fromkeys(site.path for site in sites):
-            files[path] = await repos.read_file(gh, full_name, path, head_sha)
+            files[path] = await repos.read_tree_file(gh, full_name, tree, path)
         snippets = build_context(
             sites,
             {p: t for p, t in files.items() if t is not None},
@@ -163,9 +163,7 @@ class FixPipeline:
         model = config.model or self.s.settings.model_id
 
         async def read_more(path: str) -> str | None:
-            if path not in tree.blobs:
-                return None
-            return await repos.read_file(gh, full_name, path, head_sha)
+            return await repos.read_tree_file(gh, full_name, tree, path)
 
         attempt = await self.ask(prompt, model, files, config, read_more)
         cost = self.record(full_name, fix.fingerprint, "fix", model, attempt)

@@ -28,8 +28,12 @@ class Tree:
     truncated: bool
 
 
-# A tree at a commit never changes, so it is kept by commit sha for good.
+# A tree at a commit never changes, nor does a blob's text: both are kept by
+# sha, which saves a call (even a 304 is one) for every file read twice.
 _TREES: cachetools.LRUCache[tuple[str, str, str], Tree] = cachetools.LRUCache(64)
+_BLOB_TEXTS: cachetools.LRUCache[tuple[str, str, str], str | None] = (
+    cachetools.LRUCache(512)
+)
 
 
 async def default_branch(gh: GitHubClient, full_name: str) -> str:
@@ -92,6 +96,19 @@ async def read_file(
         return base64.b64decode(data.get("content") or "").decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+async def read_tree_file(
+    gh: GitHubClient, full_name: str, tree: Tree, path: str
+) -> str | None:
+    """A file of a tree read once per blob sha; None when absent or not text."""
+    blob_sha = tree.blobs.get(path)
+    if blob_sha is None:
+        return None
+    key = (gh.base_url, full_name, blob_sha)
+    if key not in _BLOB_TEXTS:
+        _BLOB_TEXTS[key] = await read_file(gh, full_name, path, tree.commit_sha)
+    return _BLOB_TEXTS[key]
 
 
 async def commit_tree_sha(gh: GitHubClient, full_name: str, commit_sha: str) -> str:
