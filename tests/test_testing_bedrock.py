@@ -186,3 +186,21 @@ def test_unknown_error_type_is_a_violation() -> None:
     fake = FakeBedrock()
     fake.script_error(429, "SlowDownException", "nope")
     assert fake.violations
+
+
+async def test_default_boto3_retries_ride_out_throttling(
+    fake_bedrock: FakeBedrock,
+) -> None:
+    fake_bedrock.script_error(429, "ThrottlingException", "Too many requests")
+    fake_bedrock.script("recovered")
+    client = boto3.client(
+        "bedrock-runtime",
+        endpoint_url=fake_bedrock.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 2, "mode": "standard"}),
+    )
+    answer = await asyncio.to_thread(client.converse, **_converse_kwargs())
+    assert answer["output"]["message"]["content"][0]["text"] == "recovered"
+    assert len(fake_bedrock.calls) == 2

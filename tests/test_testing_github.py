@@ -605,3 +605,11 @@ async def test_without_contracts_the_stand_in_runs_unchecked(
         status, _, _ = await client.call("GET", "/app")
     assert status == 200
     assert fake.violations == []
+
+
+async def test_undocumented_404_is_not_a_violation(gh: Client) -> None:
+    # GitHub's description omits 404 for reactions, but GitHub sends it.
+    status, body, _ = await gh.call(
+        "POST", f"/repos/{REPO}/issues/comments/999999/reactions", {"content": "+1"}
+    )
+    assert (status, body["message"]) == (404, "Not Found")

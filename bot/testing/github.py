@@ -1664,6 +1664,12 @@ class FakeGitHub:
         problems = [
             _describe(err)
             for err in self._openapi.iter_response_errors(spec_req, spec_resp)
+            # GitHub answers 403/404 on any endpoint, listed in the description or
+            # not (e.g. a comment deleted meanwhile); only their shape is checked.
+            if not (
+                type(err).__name__ == "ResponseNotFound"
+                and response.status in (403, 404)
+            )
         ]
         schema = _response_schema(
             request.match_info.route.resource.canonical,
