@@ -110,7 +110,7 @@ def forward(
         raise
     finally:
         record["ms"] = round((time.perf_counter() - started) * 1000, 1)
-        # One JSON line a invocation; stdout lands in the function's log group.
+        # One JSON line per invocation; stdout lands in the function's log group.
         print(json.dumps(record, ensure_ascii=False))
 
 
