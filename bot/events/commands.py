@@ -22,7 +22,7 @@ import gidgethub.sansio
 from ..fixing.pipeline import fix_lane
 from ..github.client import GitHubClient
 from ..services import Services
-from ..store import Fix, FixState
+from ..store import Fix
 
 logger = logging.getLogger(__name__)
 router = gidgethub.routing.Router()
@@ -41,11 +41,13 @@ REVIEW_HINT_TEMPLATE = (
     "`/retry <what to change>`."
 )
 
-_COMMAND_RE = re.compile(r"^\s*/(retry|ignore|unignore|help)\b[ \t]*(.*)$")
+# Up to three spaces: four make a Markdown code block. The command must end at
+# a space or the line's end, so `/retry-later` or `/helpful` are not commands.
+_COMMAND_RE = re.compile(r"^ {0,3}/(retry|ignore|unignore|help)(?=[ \t]|$)[ \t]*(.*)$")
 _QUOTE_RE = re.compile(r"^\s*>")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 
-_permissions: cachetools.TTLCache[tuple[str, str], str] = cachetools.TTLCache(
+_permissions: cachetools.TTLCache[tuple[str, str, str], str] = cachetools.TTLCache(
     maxsize=4096, ttl=PERMISSION_CACHE_SECONDS
 )
 
@@ -113,8 +115,18 @@ class Source:
         }
 
 
+class Outcome(enum.Enum):
+    """What became of a body that reached the bot."""
+
+    NOTHING = "nothing"  # no command, not our pull request, or a bot
+    REFUSED = "refused"
+    QUEUED = "queued"
+
+
 @router.register("issue_comment", action="created")
 async def comment_created(event: gidgethub.sansio.Event, services: Services) -> None:
+    # Only "created": an edit must not turn an approved comment into a new
+    # instruction, and a deletion is nothing to act on.
     issue = event.data["issue"]
     if not issue.get("pull_request"):
         return
@@ -132,12 +144,14 @@ async def comment_created(event: gidgethub.sansio.Event, services: Services) -> 
 async def review_submitted(event: gidgethub.sansio.Event, services: Services) -> None:
     review = event.data["review"]
     number = event.data["pull_request"]["number"]
-    acted = await _consider(
+    outcome = await _consider(
         event, services, number, review.get("body"), Source("review", None)
     )
-    if acted is None and review.get("state", "").lower() == "changes_requested":
+    if outcome is Outcome.NOTHING and (
+        (review.get("state") or "").lower() == "changes_requested"
+    ):
         # A request for changes alone does nothing; say how to ask for a retry.
-        await _notice(event, services, number, REVIEW_HINT_TEMPLATE, "review-hint")
+        await _review_hint(event, services, number, review["id"])
 
 
 @router.register("pull_request_review_comment", action="created")
@@ -151,11 +165,18 @@ async def line_comment_created(
         path=comment.get("path"),
         line=comment.get("line") or comment.get("original_line"),
         diff_hunk=comment.get("diff_hunk"),
+        # Replies go to the thread's first comment: GitHub refuses a reply
+        # to a reply.
         thread_root=comment.get("in_reply_to_id") or comment["id"],
     )
     await _consider(
         event, services, event.data["pull_request"]["number"], comment["body"], source
     )
+
+
+def is_bot(user: dict[str, Any]) -> bool:
+    """Bots, this app included, never command: that way no two bots can loop."""
+    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
 
 
 async def _consider(
@@ -164,34 +185,25 @@ async def _consider(
     number: int,
     body: str | None,
     source: Source,
-) -> list[Command] | None:
-    """Queue the commands in a body if its sender may give them.
-
-    Returns None when there was nothing to act on.
-    """
+) -> Outcome:
+    """Queue the commands in a body if its sender may give them."""
     sender = event.data["sender"]
     full_name = event.data["repository"]["full_name"]
     commands = read_commands(body)
-    if not commands or sender.get("type") == "Bot":
-        return None
+    if not commands or is_bot(sender):
+        return Outcome.NOTHING
     fix = services.store.fix_by_pr(full_name, number)
     if fix is None:
-        return None  # not a pull request this app opened
+        return Outcome.NOTHING  # not a pull request this app opened
     installation_id = event.data["installation"]["id"]
     gh = await services.github.installation_client(installation_id)
     fields = {"repo": full_name, "pr": number, "login": sender["login"]}
     if not await may_command(gh, full_name, sender["login"]):
         logger.info("command.refused", extra=fields)
         if services.store.first_notice(full_name, number, sender["login"]):
-            await reply(
-                gh,
-                full_name,
-                number,
-                source,
-                REFUSED_TEMPLATE.format(login=sender["login"]),
-            )
-        return None
-    await _acknowledge(gh, full_name, source)
+            body = REFUSED_TEMPLATE.format(login=sender["login"])
+            await reply(gh, full_name, number, source, body)
+        return Outcome.REFUSED
     for command in commands:
         services.queue.put(
             COMMAND_JOB,
@@ -207,12 +219,17 @@ async def _consider(
             lane=fix_lane(fix.fingerprint),
         )
         logger.info("command.queued", extra={**fields, "verb": command.verb.value})
-    return commands
+    # Queued first: a failed reaction must neither lose the command nor, by
+    # failing the delivery, have GitHub's redelivery queue it twice.
+    await _acknowledge(gh, full_name, source)
+    return Outcome.QUEUED
 
 
 async def may_command(gh: GitHubClient, full_name: str, login: str) -> bool:
     """Write, maintain or admin, from the collaborator-permission API, cached."""
-    key = (full_name, login)
+    # Keyed by the API's address too, so a GitHub Enterprise Server with the
+    # same repository name never shares an answer with github.com.
+    key = (gh.base_url, full_name, login)
     permission = _permissions.get(key)
     if permission is None:
         try:
@@ -235,37 +252,46 @@ async def _acknowledge(gh: GitHubClient, full_name: str, source: Source) -> None
     if source.comment_id is None:
         return
     route = "issues" if source.kind == "comment" else "pulls"
-    await gh.post(
-        f"/repos/{{+full_name}}/{route}/comments/{{comment_id}}/reactions",
-        {"full_name": full_name, "comment_id": source.comment_id},
-        data={"content": "eyes"},
-    )
+    try:
+        await gh.post(
+            f"/repos/{{+full_name}}/{route}/comments/{{comment_id}}/reactions",
+            {"full_name": full_name, "comment_id": source.comment_id},
+            data={"content": "eyes"},
+        )
+    except gidgethub.GitHubException as exc:
+        # The reply still comes when the job ends; the reaction is a courtesy.
+        logger.warning(
+            "command.acknowledge_failed", extra={"repo": full_name, "error": str(exc)}
+        )
 
 
-async def _notice(
-    event: gidgethub.sansio.Event,
-    services: Services,
-    number: int,
-    template: str,
-    kind: str,
+async def _review_hint(
+    event: gidgethub.sansio.Event, services: Services, number: int, review_id: int
 ) -> None:
+    """Tell a reviewer who requested changes how to ask for a retry, once."""
     sender = event.data["sender"]
     full_name = event.data["repository"]["full_name"]
-    if (
-        sender.get("type") == "Bot"
-        or services.store.fix_by_pr(full_name, number) is None
-    ):
-        return
-    if not services.store.first_notice(full_name, number, f"{kind}:{sender['login']}"):
+    if is_bot(sender) or services.store.fix_by_pr(full_name, number) is None:
         return
     gh = await services.github.installation_client(event.data["installation"]["id"])
-    await reply(
-        gh,
-        full_name,
-        number,
-        Source("review", None),
-        template.format(login=sender["login"]),
-    )
+    # Only people who could act on the hint get it.
+    if not await may_command(gh, full_name, sender["login"]):
+        return
+    # A /retry in one of the review's line comments already asked for one.
+    async for comment in gh.getiter(
+        "/repos/{+full_name}/pulls/{number}/comments",
+        {"full_name": full_name, "number": number},
+    ):
+        if comment.get("pull_request_review_id") == review_id and any(
+            c.verb is Verb.RETRY for c in read_commands(comment.get("body"))
+        ):
+            return
+    if not services.store.first_notice(
+        full_name, number, f"review-hint:{sender['login']}"
+    ):
+        return
+    body = REVIEW_HINT_TEMPLATE.format(login=sender["login"])
+    await reply(gh, full_name, number, Source("review", None), body)
 
 
 async def reply(
@@ -296,7 +322,3 @@ def attempts_left(services: Services, fix: Fix, max_attempts: int) -> int:
         return max_attempts
     used = 1 + services.store.retries_on(fix.repo, fix.pr_number)
     return max(0, max_attempts - used)
-
-
-def is_closed_state(fix: Fix) -> bool:
-    return fix.state in (FixState.DECLINED, FixState.MUTED, FixState.FIXED)

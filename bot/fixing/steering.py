@@ -40,7 +40,7 @@ Pushed {sha} to `{branch}`: {title}
 
 {explanation}
 
-Attempts left: {left} of {limit}."""
+{hint}"""
 
 NOT_PUSHED_TEMPLATE = """\
 Nothing was pushed: {reason}
@@ -51,13 +51,35 @@ SPENT_TEMPLATE = (
     "Nothing was pushed: all {limit} attempts on this pull request are spent. "
     "Edit the branch by hand, or close this pull request."
 )
+RETRY_HINT_TEMPLATE = (
+    "Attempts left: {left} of {limit}. Comment `/retry <what to change>` to try again."
+)
+LAST_ATTEMPT_TEMPLATE = (
+    "That was the last of {limit} attempts on this pull request: edit the "
+    "branch by hand, or close this pull request."
+)
+MOVED_TEMPLATE = (
+    "the branch moved while I worked, and I never force-push over a commit."
+)
 IGNORED_TEMPLATE = (
     "Closed. No new pull request will open for this error here; comment "
     "`/unignore` on this pull request to lift that."
 )
 UNIGNORED_TEMPLATE = "Lifted: the next occurrence of this error can open a fix again."
-REOPEN_TEMPLATE = "Trying again from scratch: a new pull request will follow."
+NOT_IGNORED_TEMPLATE = "Nothing to lift: this error is not ignored."
+REOPENED_TEMPLATE = "Tried again from scratch: see #{number}."
+REOPEN_NO_FIX_TEMPLATE = (
+    "Tried again from scratch, but no safe fix came out: {reason}. The next "
+    "occurrence of this error can try again."
+)
+REOPEN_LATER_TEMPLATE = (
+    "Lifted: the next occurrence of this error will open a new pull request."
+)
 NOT_OPEN_TEMPLATE = "Nothing was done: this pull request is closed."
+FAILED_TEMPLATE = (
+    "Something went wrong and nothing was pushed ({error}). Comment the "
+    "command again to retry."
+)
 
 
 class Steering:
@@ -67,32 +89,51 @@ class Steering:
 
     async def run(self, payload: dict[str, Any]) -> None:
         full_name, number = payload["repo"], int(payload["pr"])
-        fix = self.s.store.fix_by_pr(full_name, number)
-        if fix is None:
-            return
         gh = await self.s.github.installation_client(int(payload["installation_id"]))
         source = Source(**payload["source"])
-        config = self._config(full_name)
         verb = Verb(payload["verb"])
-        logger.info(
-            "command.started",
-            extra={"repo": full_name, "pr": number, "verb": verb.value},
-        )
+        fields = {"repo": full_name, "pr": number, "verb": verb.value}
+        logger.info("command.started", extra=fields)
+        try:
+            body = await self._body(gh, full_name, number, verb, payload, source)
+        except Exception as exc:
+            # Not re-raised: a job retry could push a second commit or spend a
+            # second attempt. The person who asked hears of it and can ask again.
+            logger.exception("command.failed", extra=fields)
+            body = FAILED_TEMPLATE.format(error=type(exc).__name__)
+        await reply(gh, full_name, number, source, body)
+        logger.info("command.answered", extra=fields)
+
+    async def _body(
+        self,
+        gh: GitHubClient,
+        full_name: str,
+        number: int,
+        verb: Verb,
+        payload: dict[str, Any],
+        source: Source,
+    ) -> str:
+        """Carry out one command; return the reply."""
+        fix = self.s.store.fix_by_pr(full_name, number)
+        if fix is None:
+            # An earlier command in the lane gave the error a new PR.
+            return NOT_OPEN_TEMPLATE
+        config = self._config(full_name)
         if verb is Verb.HELP:
             left = attempts_left(self.s, fix, config.max_attempts)
-            body = HELP_TEMPLATE.format(left=left, limit=config.max_attempts)
-        elif verb is Verb.IGNORE:
-            body = await self._ignore(gh, fix)
-        elif verb is Verb.UNIGNORE:
+            return HELP_TEMPLATE.format(left=left, limit=config.max_attempts)
+        if verb is Verb.IGNORE:
+            return await self._ignore(gh, fix)
+        if verb is Verb.UNIGNORE:
+            if fix.state is not FixState.MUTED:
+                return NOT_IGNORED_TEMPLATE
             self.s.store.update_fix(full_name, fix.fingerprint, state=FixState.NEW)
-            body = UNIGNORED_TEMPLATE
-        elif fix.state is FixState.OPEN:
-            body = await self._retry(gh, fix, config, payload["text"], source)
-        elif fix.state is FixState.DECLINED:
-            body = await self._start_over(gh, fix, config)
-        else:
-            body = NOT_OPEN_TEMPLATE
-        await reply(gh, full_name, number, source, body)
+            return UNIGNORED_TEMPLATE
+        if fix.state is FixState.OPEN:
+            return await self._retry(gh, fix, config, payload["text"], source)
+        if fix.state is FixState.DECLINED:
+            return await self._start_over(gh, fix, config)
+        return NOT_OPEN_TEMPLATE
 
     def _config(self, full_name: str) -> RepoConfig:
         row = self.s.store.repo(full_name)
@@ -102,17 +143,18 @@ class Steering:
 
     async def _ignore(self, gh: GitHubClient, fix: Fix) -> str:
         assert fix.pr_number is not None
+        # Muted before closing, so the closed webhook finds nothing to decline.
+        self.s.store.update_fix(fix.repo, fix.fingerprint, state=FixState.MUTED)
         if fix.state is FixState.OPEN:
             await repos.update_pull(gh, fix.repo, fix.pr_number, state="closed")
-        self.s.store.update_fix(fix.repo, fix.fingerprint, state=FixState.MUTED)
         return IGNORED_TEMPLATE
 
     async def _start_over(self, gh: GitHubClient, fix: Fix, config: RepoConfig) -> str:
-        """A /retry on a declined PR: the fingerprint may open a new one."""
+        """A /retry on a declined PR lifts the decline and tries a new PR now."""
         self.s.store.update_fix(fix.repo, fix.fingerprint, state=FixState.NEW)
-        if fix.traceback is None:
-            return REOPEN_TEMPLATE
         row = self.s.store.repo(fix.repo)
+        if fix.traceback is None or row is None:
+            return REOPEN_LATER_TEMPLATE
         occurrence = Occurrence(
             id=0,
             fingerprint=fix.fingerprint,
@@ -130,7 +172,13 @@ class Steering:
         await self.pipeline.open_fix(
             gh, row, config, Traceback.from_dict(fix.traceback), occurrence, fresh, None
         )
-        return REOPEN_TEMPLATE
+        after = self.s.store.fix(fix.repo, fix.fingerprint)
+        assert after is not None
+        if after.state is FixState.OPEN and after.pr_number != fix.pr_number:
+            return REOPENED_TEMPLATE.format(number=after.pr_number)
+        attempts = self.s.store.attempts(fix.repo, fix.fingerprint)
+        reason = attempts[-1]["detail"] if attempts else None
+        return REOPEN_NO_FIX_TEMPLATE.format(reason=reason or "no edit applied")
 
     async def _retry(
         self,
@@ -146,6 +194,9 @@ class Steering:
             return SPENT_TEMPLATE.format(limit=limit)
         # Read the branch as it is now: a human's commit is built on, not lost.
         pull = await repos.get_pull(gh, fix.repo, fix.pr_number)
+        if pull["state"] != "open":
+            # Closed while the command waited; its webhook may still be on the way.
+            return NOT_OPEN_TEMPLATE
         branch, head_sha = pull["head"]["ref"], pull["head"]["sha"]
         changed = [
             item
@@ -182,11 +233,11 @@ class Steering:
             fix.repo, fix.fingerprint, "retry", model, attempt, pr_number=fix.pr_number
         )
         left = attempts_left(self.s, fix, limit)
+        template = RETRY_HINT_TEMPLATE if left > 0 else LAST_ATTEMPT_TEMPLATE
+        hint = template.format(left=left, limit=limit)
         if not attempt.ok:
-            return NOT_PUSHED_TEMPLATE.format(
-                reason=attempt.failure or "no edit applied",
-                hint=f"Attempts left: {left} of {limit}.",
-            )
+            reason = attempt.failure or "no edit applied"
+            return NOT_PUSHED_TEMPLATE.format(reason=reason, hint=hint)
         assert attempt.result is not None
         try:
             base_tree = await repos.commit_tree_sha(gh, fix.repo, head_sha)
@@ -204,20 +255,16 @@ class Steering:
             if exc.status_code != 422:
                 raise
             # Someone pushed while we worked; never force over their commit.
-            return NOT_PUSHED_TEMPLATE.format(
-                reason="the branch moved while I worked; nothing was overwritten.",
-                hint="Comment `/retry` again to build on the new commit.",
-            )
+            return NOT_PUSHED_TEMPLATE.format(reason=MOVED_TEMPLATE, hint=hint)
         logger.info(
             "command.pushed", extra={"repo": fix.repo, "pr": fix.pr_number, "sha": sha}
         )
         return PUSHED_TEMPLATE.format(
-            sha=sha[:7],
+            sha=sha,
             branch=branch,
             title=attempt.title or "an updated fix",
             explanation=attempt.explanation or attempt.root_cause,
-            left=left,
-            limit=limit,
+            hint=hint,
         )
 
     async def _thread(
@@ -233,6 +280,7 @@ class Steering:
                 comment["id"],
                 comment.get("in_reply_to_id"),
             )
-            if in_thread and comment["id"] != source.comment_id:
+            # Ids grow with time: what came after the command is not its context.
+            if in_thread and comment["id"] < (source.comment_id or 0):
                 earlier.append(f"{comment['user']['login']}: {comment['body']}")
         return source.path or "?", source.line, source.diff_hunk or "", earlier
