@@ -287,7 +287,9 @@ class Builders:
             "node_id": _node_id("LA", data["id"]),
             "url": f"{self.api}/repos/{repo.full_name}/labels/{quote(name)}",
             "name": name,
-            "description": None,
+            # Nullable in `label` but a plain string inside `pull-request`'s
+            # labels; "" satisfies both.
+            "description": "",
             "color": data["color"],
             "default": False,
         }
@@ -1795,9 +1797,6 @@ class FakeGitHub:
             raise _not_found()
         return issue
 
-    def _bot_login(self) -> str:
-        return self.bot.login
-
     @staticmethod
     def _json(data: Any, status: int = 200) -> web.Response:
         return web.json_response(data, status=status)
@@ -2078,8 +2077,6 @@ class FakeGitHub:
                 raise _unprocessable(
                     "Parent SHA does not exist or is not a commit object"
                 )
-        ctx: _Ctx = request[_CTX]
-        assert ctx.installation_id is not None
         sha = self._commit(
             repo,
             data["tree"],
