@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .fixing.edits import unified_diff
-from .testing import webhooks
+from .testing import contracts, webhooks
 from .testing.harness import running_bot
 
 DEMO_INSTALLATION_ID = 4242
@@ -89,9 +89,10 @@ def print_result(result: DemoResult, out: TextIO) -> None:
         if result.contract_checked
         else "NOT contract-checked: run scripts/fetch-contracts to turn checks on"
     )
-    print("self-heal demo: GitHub and Bedrock are played by local stand-ins", file=out)
-    print(f"  (stand-in GitHub {checks}; stand-in Bedrock checked", file=out)
-    print("   against botocore's bedrock-runtime model)", file=out)
+    print(f"stand-in GitHub: {checks}", file=out)
+    print(
+        "stand-in Bedrock: checked against botocore's bedrock-runtime model", file=out
+    )
     print(
         f"forwarder: {result.forwarder_record.get('tracebacks_found')} traceback(s) "
         f"found, {result.forwarder_record.get('posts')} signed POST(s), "
@@ -120,6 +121,17 @@ def print_result(result: DemoResult, out: TextIO) -> None:
 
 def main(out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    missing = contracts.missing_contracts()
+    if missing:
+        # The stand-ins build and check webhooks from GitHub's own files.
+        print(
+            "self-heal demo: the GitHub contract files are missing "
+            f"({', '.join(p.parent.name for p in missing)}); run scripts/fetch-contracts",
+            file=sys.stderr,
+        )
+        return 2
+    print("self-heal demo: GitHub and Bedrock are played by local stand-ins", file=out)
+    out.flush()
     with tempfile.TemporaryDirectory(prefix="self-heal-demo-") as tmp:
         result = asyncio.run(run_demo(Path(tmp)))
     print_result(result, out)
