@@ -126,7 +126,8 @@ def main(out: TextIO | None = None) -> int:
         # The stand-ins build and check webhooks from GitHub's own files.
         print(
             "self-heal demo: the GitHub contract files are missing "
-            f"({', '.join(p.parent.name for p in missing)}); run scripts/fetch-contracts",
+            f"({', '.join(p.parent.name for p in missing)}); "
+            "run scripts/fetch-contracts",
             file=sys.stderr,
         )
         return 2
