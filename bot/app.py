@@ -21,7 +21,7 @@ from .fixing.steering import Steering
 from .github.auth import GitHubApp
 from .queue import Queue, Worker
 from .services import SERVICES_KEY, Services
-from .settings import Settings
+from .settings import Settings, SetupSettings
 from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -31,20 +31,26 @@ PRUNE_EVERY_SECONDS = 3600
 
 
 def make_app(
-    settings: Settings,
+    settings: Settings | SetupSettings,
     *,
     provider: ModelProvider | None = None,
     worker_concurrency: int = 2,
     sync_on_start: bool = True,
 ) -> web.Application:
-    """Build the web app; nothing is opened until it starts."""
+    """Build the web app; nothing is opened until it starts.
+
+    Without a registered GitHub App (SetupSettings) only the set-up pages and
+    /healthz are served.
+    """
+    if isinstance(settings, SetupSettings):
+        return setup.make_setup_app(settings)
     app = web.Application(
         client_max_size=intake.MAX_BODY_BYTES, middlewares=[_errors_as_json]
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/tracebacks", intake.post_tracebacks)
     app.router.add_post("/webhooks/github", webhooks.post_webhook)
-    setup.add_routes(app, settings)
+    setup.add_routes(app, settings.setup, app_id=settings.app_id)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))

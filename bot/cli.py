@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 
-from .settings import Settings, SettingsError
+from .settings import SettingsError, SetupSettings, load_settings
+
+logger = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,10 +61,15 @@ def _serve(args: argparse.Namespace) -> int:
 
     logs.configure(args.log_level)
     try:
-        settings = Settings.from_env()
+        settings = load_settings()
     except SettingsError as exc:
         print(f"self-heal: {exc}", file=sys.stderr)
         return 2
+    if isinstance(settings, SetupSettings):
+        host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
+        url = f"{settings.public_url or f'http://{host}:{args.port}'}/setup"
+        # Only the set-up pages run until the app is registered; say where.
+        logger.warning("setup.required", extra={"open": url})
     web.run_app(make_app(settings), host=args.host, port=args.port, access_log=None)
     return 0
 

@@ -1,4 +1,11 @@
-"""One Settings object, read from the environment when the app is built."""
+"""One Settings object, read from the environment when the app is built.
+
+The rule for start-up: when none of the app id, private key and webhook secret
+is given (by the environment or the credentials file), the app is not
+registered yet and `load_settings` returns `SetupSettings`, so `serve` offers
+only the set-up pages. When some are given and one is missing, that is a
+mistake, and start-up stops with a one-line error naming it.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +35,8 @@ AWS_REGION_ENV = "AWS_REGION"
 DEFAULT_MODEL_ID = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_GITHUB_URL = "https://github.com"
+# GitHub Enterprise Server serves its REST API under the web host.
+ENTERPRISE_API_PATH = "/api/v3"
 DEFAULT_DATABASE = "self-heal.sqlite3"
 DEFAULT_CREDENTIALS_FILE = "self-heal-credentials.json"
 # US dollars per 1,000 tokens (input, output); a setting overrides or adds.
@@ -39,6 +48,56 @@ DEFAULT_PRICES = {
 
 class SettingsError(Exception):
     """A setting is missing or unreadable; the message is one line naming it."""
+
+
+# (environment variable, key in the credentials file, what it is)
+_APP_CREDENTIALS = (
+    (APP_ID_ENV, "id", "the GitHub App's id"),
+    (PRIVATE_KEY_ENV, "pem", "the app's private key (PEM or path)"),
+    (WEBHOOK_SECRET_ENV, "webhook_secret", "the webhook secret"),
+)
+
+
+@dataclass(frozen=True)
+class SetupSettings:
+    """What the set-up pages need before the app is registered."""
+
+    github_url: str = DEFAULT_GITHUB_URL
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    public_url: str | None = None
+    credentials_file: str = DEFAULT_CREDENTIALS_FILE
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SetupSettings:
+        env = os.environ if environ is None else environ
+        github_url = (env.get(GITHUB_URL_ENV) or DEFAULT_GITHUB_URL).rstrip("/")
+        api_url = env.get(GITHUB_API_URL_ENV) or (
+            DEFAULT_GITHUB_API_URL
+            if github_url == DEFAULT_GITHUB_URL
+            else github_url + ENTERPRISE_API_PATH
+        )
+        return cls(
+            github_url=github_url,
+            github_api_url=api_url.rstrip("/"),
+            public_url=(env.get(PUBLIC_URL_ENV) or "").rstrip("/") or None,
+            credentials_file=env.get(CREDENTIALS_FILE_ENV) or DEFAULT_CREDENTIALS_FILE,
+        )
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings | SetupSettings:
+    """Settings for a registered app, or SetupSettings when none is registered.
+
+    Raises SettingsError naming the first missing or bad setting otherwise.
+    """
+    env = dict(os.environ if environ is None else environ)
+    setup = SetupSettings.from_env(env)
+    stored = _read_credentials(setup.credentials_file)
+    if not any(
+        env.get(name, "").strip() or stored.get(key)
+        for name, key, _ in _APP_CREDENTIALS
+    ):
+        return setup
+    return Settings.from_env(env)
 
 
 @dataclass(frozen=True)
@@ -55,6 +114,7 @@ class Settings:
     github_api_url: str = DEFAULT_GITHUB_API_URL
     github_url: str = DEFAULT_GITHUB_URL
     public_url: str | None = None
+    credentials_file: str = DEFAULT_CREDENTIALS_FILE
     prompt_token_budget: int = 12_000
     prices: Mapping[str, tuple[float, float]] = field(
         default_factory=lambda: dict(DEFAULT_PRICES)
@@ -68,22 +128,18 @@ class Settings:
         key and webhook secret when the environment does not give them.
         """
         env = dict(os.environ if environ is None else environ)
-        stored = _read_credentials(
-            env.get(CREDENTIALS_FILE_ENV, DEFAULT_CREDENTIALS_FILE)
-        )
-        for env_name, key in (
-            (APP_ID_ENV, "id"),
-            (PRIVATE_KEY_ENV, "pem"),
-            (WEBHOOK_SECRET_ENV, "webhook_secret"),
-        ):
-            if not env.get(env_name) and stored.get(key):
+        setup = SetupSettings.from_env(env)
+        stored = _read_credentials(setup.credentials_file)
+        for env_name, key, _ in _APP_CREDENTIALS:
+            if not env.get(env_name, "").strip() and stored.get(key):
                 env[env_name] = str(stored[key])
+        app_id, private_key, webhook_secret = (
+            _required(env, name, what) for name, _, what in _APP_CREDENTIALS
+        )
         return cls(
-            app_id=_required(env, APP_ID_ENV, "the GitHub App's id"),
-            private_key=_private_key(
-                _required(env, PRIVATE_KEY_ENV, "the app's private key (PEM or path)")
-            ),
-            webhook_secret=_required(env, WEBHOOK_SECRET_ENV, "the webhook secret"),
+            app_id=app_id,
+            private_key=_private_key(private_key),
+            webhook_secret=webhook_secret,
             forwarder_key_id=env.get(FORWARDER_KEY_ID_ENV) or None,
             forwarder_secret=env.get(FORWARDER_SECRET_ENV) or None,
             model_id=env.get(MODEL_ID_ENV) or DEFAULT_MODEL_ID,
@@ -92,17 +148,22 @@ class Settings:
             ),
             bedrock_endpoint_url=env.get(BEDROCK_ENDPOINT_ENV) or None,
             database=env.get(DATABASE_ENV) or DEFAULT_DATABASE,
-            github_api_url=(
-                env.get(GITHUB_API_URL_ENV) or DEFAULT_GITHUB_API_URL
-            ).rstrip("/"),
-            github_url=(env.get(GITHUB_URL_ENV) or DEFAULT_GITHUB_URL).rstrip("/"),
-            public_url=env.get(PUBLIC_URL_ENV) or None,
+            github_api_url=setup.github_api_url,
+            github_url=setup.github_url,
+            public_url=setup.public_url,
+            credentials_file=setup.credentials_file,
             prompt_token_budget=_int(env, PROMPT_TOKEN_BUDGET_ENV, 12_000),
             prices=_prices(env.get(PRICES_ENV)),
         )
 
     def price_of(self, model_id: str) -> tuple[float, float] | None:
         return self.prices.get(model_id)
+
+    @property
+    def setup(self) -> SetupSettings:
+        return SetupSettings(
+            self.github_url, self.github_api_url, self.public_url, self.credentials_file
+        )
 
 
 def _required(env: Mapping[str, str], name: str, what: str) -> str:
@@ -154,8 +215,11 @@ def _prices(raw: str | None) -> dict[str, tuple[float, float]]:
 
 def _read_credentials(path: str) -> dict[str, object]:
     try:
-        return json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
         raise SettingsError(f"unreadable credentials file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"unreadable credentials file {path}: not a JSON object")
+    return data

@@ -71,3 +71,36 @@ def test_credentials_file_fills_in_what_the_environment_lacks(tmp_path):
     env = {s.CREDENTIALS_FILE_ENV: str(stored)}
     settings = s.Settings.from_env(env)
     assert (settings.app_id, settings.webhook_secret) == ("99", "w")
+
+
+def test_nothing_about_the_app_means_set_up_mode(tmp_path):
+    settings = s.load_settings(
+        {s.CREDENTIALS_FILE_ENV: str(tmp_path / "none.json"), s.PUBLIC_URL_ENV: "x/"}
+    )
+    assert isinstance(settings, s.SetupSettings)
+    assert settings.public_url == "x"
+    assert settings.github_api_url == s.DEFAULT_GITHUB_API_URL
+
+
+@pytest.mark.parametrize(
+    "missing", [s.APP_ID_ENV, s.PRIVATE_KEY_ENV, s.WEBHOOK_SECRET_ENV]
+)
+def test_part_of_the_app_given_is_a_mistake_not_set_up_mode(missing):
+    """Regression: a typo in one variable must not silently open /setup."""
+    env = _env()
+    del env[missing]
+    with pytest.raises(s.SettingsError, match=missing):
+        s.load_settings(env)
+
+
+def test_a_full_environment_loads_the_app():
+    settings = s.load_settings(_env())
+    assert isinstance(settings, s.Settings)
+    assert settings.setup.credentials_file == "/nonexistent/credentials.json"
+
+
+def test_a_credentials_file_that_is_no_object_is_named(tmp_path):
+    stored = tmp_path / "creds.json"
+    stored.write_text("[]")
+    with pytest.raises(s.SettingsError, match=r"creds\.json"):
+        s.load_settings({s.CREDENTIALS_FILE_ENV: str(stored)})
