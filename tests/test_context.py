@@ -175,7 +175,7 @@ def test_the_budget_keeps_frames_before_callees_and_stays_under_cap():
 
 
 def test_a_long_function_is_cut_to_a_window_and_its_signature():
-    body = "".join(f"    step_{n} = {n}\n" for n in range(LONG_FUNCTION_LINES + 40))
+    body = "".join(f"    step_{n} = {n}\n" for n in range(LONG_FUNCTION_LINES + 80))
     text = "import os\n\n\ndef long(path):\n" + body + "    return os.stat(path)\n"
     failing = line_of(text, "return os.stat(path)")
 
