@@ -94,10 +94,17 @@ def _scan(args: argparse.Namespace) -> int:
     except UnreadableInput as exc:
         print(f"self-heal scan: unreadable input: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps(scan.as_json(groups), ensure_ascii=False, indent=2))
-    else:
-        sys.stdout.write(scan.as_text(groups))
+    text = (
+        json.dumps(scan.as_json(groups), ensure_ascii=False, indent=2) + "\n"
+        if args.json
+        else scan.as_text(groups)
+    )
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `self-heal scan ... | head` closed the pipe: not an error of ours.
+        sys.stderr.close()
     return 0
 
 

@@ -9,6 +9,7 @@ from .tracebacks import (
     ExceptionBlock,
     Found,
     Frame,
+    Relation,
     find_in_events,
     fingerprint,
     read_log_input,
@@ -57,16 +58,20 @@ def _group_json(group: Group) -> dict[str, Any]:
         "log_groups": group.log_groups,
         "exception": {"type": final.type, "message": final.message},
         "frames": [_frame_json(f) for f in final.frames],
-        "chain": [_block_json(b) for b in tb.chain],
+        # Each earlier block says how it led to the block printed after it.
+        "chain": [
+            _block_json(block, tb.blocks[n + 1].relation)
+            for n, block in enumerate(tb.chain)
+        ],
         "partial": tb.partial,
     }
 
 
-def _block_json(block: ExceptionBlock) -> dict[str, Any]:
+def _block_json(block: ExceptionBlock, to_next: Relation | None) -> dict[str, Any]:
     return {
         "type": block.type,
         "message": block.message,
-        "relation": block.relation.value if block.relation else "context",
+        "relation": (to_next or Relation.CONTEXT).value,
         "frames": [_frame_json(f) for f in block.frames],
     }
 
