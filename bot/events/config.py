@@ -14,12 +14,22 @@ from ..github import repos
 from ..github.client import GitHubClient
 from ..repo_config import CONFIG_PATH, ConfigError, load_yaml, merge, parse_config
 from ..services import Services
+from . import installations
 
 logger = logging.getLogger(__name__)
 router = gidgethub.routing.Router()
 
 LOAD_CONFIG_JOB = "load_config"
 CHECK_NAME = "self-healing config"
+# The organisation's defaults live here, as Probot's `_extends` expects.
+ORG_DEFAULTS_REPO = ".github"
+# https://docs.github.com/webhooks/webhook-events-and-payloads#push
+PUSH_COMMITS_LISTED = 20
+
+VALID_SUMMARY = f"{CONFIG_PATH} is valid."
+WARNINGS_SUMMARY = f"{CONFIG_PATH} is valid, with warnings."
+INVALID_SUMMARY = f"{CONFIG_PATH} is not valid; the last good config stays in force."
+NO_PROBLEMS_TEXT = "No problems found."
 
 
 @router.register("push")
@@ -29,27 +39,41 @@ async def config_pushed(event: gidgethub.sansio.Event, services: Services) -> No
     default_ref = f"refs/heads/{repo.get('default_branch')}"
     if data.get("ref") != default_ref or data.get("deleted"):
         return
+    commits = data.get("commits") or []
     touched = {
         path
-        for commit in data.get("commits") or []
+        for commit in commits
         for kind in ("added", "modified", "removed")
         for path in commit.get(kind) or []
     }
-    if CONFIG_PATH not in touched:
+    # GitHub lists at most PUSH_COMMITS_LISTED commits; past that, look anyway.
+    if CONFIG_PATH not in touched and len(commits) < PUSH_COMMITS_LISTED:
         return
+    installation_id = data["installation"]["id"]
+    if repo.get("name") == ORG_DEFAULTS_REPO:
+        # Repos that extend the organisation's defaults read them again.
+        services.queue.put(
+            installations.SYNC_INSTALLATION_JOB, {"installation_id": installation_id}
+        )
     services.queue.put(
         LOAD_CONFIG_JOB,
         {
-            "installation_id": data["installation"]["id"],
+            "installation_id": installation_id,
             "repo": repo["full_name"],
+            "default_branch": repo.get("default_branch"),
             "head_sha": data.get("after"),
         },
     )
 
 
 async def load_config_job(services: Services, payload: dict[str, Any]) -> None:
-    gh = await services.github.installation_client(int(payload["installation_id"]))
-    services.store.put_repo(payload["repo"], int(payload["installation_id"]), None)
+    installation_id = int(payload["installation_id"])
+    if not services.store.installation_active(installation_id):
+        return
+    gh = await services.github.installation_client(installation_id)
+    services.store.put_repo(
+        payload["repo"], installation_id, payload.get("default_branch")
+    )
     await load_config(services, gh, payload["repo"], head_sha=payload.get("head_sha"))
 
 
@@ -65,7 +89,9 @@ async def load_config(
     With `head_sha` (a push), the outcome is reported on a check run there.
     """
     row = services.store.repo(full_name)
-    ref = head_sha or (row["default_branch"] if row else None) or "HEAD"
+    ref = head_sha or (row["default_branch"] if row else None)
+    if ref is None:
+        ref = await repos.default_branch(gh, full_name)
     text = await repos.read_file(gh, full_name, CONFIG_PATH, ref)
     if text is None:
         # No file (or it was removed): the repo claims no log group.
@@ -106,9 +132,12 @@ async def _org_defaults(
     if "/" not in target:
         target = f"{full_name.split('/')[0]}/{target}"
     try:
-        text = await repos.read_file(gh, target, path or CONFIG_PATH, "HEAD")
+        branch = await repos.default_branch(gh, target)
+        text = await repos.read_file(gh, target, path or CONFIG_PATH, branch)
     except gidgethub.GitHubException as exc:
-        raise ConfigError("_extends", f"{target} could not be read: {exc}") from exc
+        # The app reads only repositories it is installed on.
+        why = f"{target} could not be read ({exc}); is the app installed on it?"
+        raise ConfigError("_extends", why) from exc
     if text is None:
         raise ConfigError("_extends", f"{target} has no {path or CONFIG_PATH}")
     return load_yaml(text)
@@ -124,11 +153,11 @@ async def _report(
     ok: bool,
 ) -> None:
     if ok and not warnings:
-        summary = f"{CONFIG_PATH} is valid."
+        summary = VALID_SUMMARY
     elif ok:
-        summary = f"{CONFIG_PATH} is valid, with warnings."
+        summary = WARNINGS_SUMMARY
     else:
-        summary = f"{CONFIG_PATH} is not valid; the last good config stays in force."
+        summary = INVALID_SUMMARY
     text = "\n".join(f"- {line}" for line in ([error] if error else []) + warnings)
     try:
         await gh.post(
@@ -142,7 +171,7 @@ async def _report(
                 "output": {
                     "title": summary,
                     "summary": summary,
-                    "text": text or "No problems found.",
+                    "text": text or NO_PROBLEMS_TEXT,
                 },
             },
         )
