@@ -8,11 +8,10 @@ from dataclasses import dataclass
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.testing.bedrock import FakeBedrock
 from bot.testing.github import API_VERSION, FakeGitHub
+from bot.testing.harness import new_app_key
 
 APP_ID = 424242
 
@@ -25,21 +24,7 @@ class AppKey:
 
 def make_app_key() -> AppKey:
     """A fresh RSA 2048 key pair, PEM encoded."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(
-            serialization.Encoding.PEM,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
-        )
-        .decode()
-    )
-    return AppKey(private, public)
+    return AppKey(*new_app_key())
 
 
 def app_jwt(private_pem: str, app_id: int = APP_ID, *, lifetime: int = 540) -> str:
