@@ -91,12 +91,22 @@ def build_batches(
     owner: str,
     occurrences: Iterable[Occurrence],
     max_body_bytes: int = MAX_BODY_BYTES,
+    batch_key: str = "",
 ) -> list[Batch]:
-    """Pack occurrences, in order, into as few bodies as fit under the limit."""
+    """Pack occurrences, in order, into as few bodies as fit under the limit.
+
+    With a `batch_key` (stable across Lambda's retries of one event), each
+    body carries a `batch_id`, so the bot can drop a body it already has.
+    """
     head = b'{"log_group":' + _dumps(log_group) + b',"owner":' + _dumps(owner)
     head += b',"occurrences":['
-    tail = b"]}"
-    room = max_body_bytes - len(head) - len(tail)
+
+    def tail(n: int) -> bytes:
+        if not batch_key:
+            return b"]}"
+        return b'],"batch_id":' + _dumps(f"{batch_key}:{n:04d}") + b"}"
+
+    room = max_body_bytes - len(head) - len(tail(0))
     batches: list[Batch] = []
     parts: list[bytes] = []
     members: list[Occurrence] = []
@@ -106,14 +116,14 @@ def build_batches(
         # A comma joins every part after the first.
         extra = len(part) + (1 if parts else 0)
         if parts and size + extra > room:
-            batches.append(Batch(head + b",".join(parts) + tail, members))
+            batches.append(Batch(head + b",".join(parts) + tail(len(batches)), members))
             parts, members, size = [], [], 0
             extra = len(part)
         parts.append(part)
         members.append(occurrence)
         size += extra
     if parts:
-        batches.append(Batch(head + b",".join(parts) + tail, members))
+        batches.append(Batch(head + b",".join(parts) + tail(len(batches)), members))
     return batches
 
 

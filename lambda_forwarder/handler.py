@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -76,6 +77,7 @@ def forward(
             data.get("owner") or "",
             occurrences,
             max_body_bytes,
+            batch_key=batch_key(data),
         )
         deadline = _deadline(context, policy)
         for batch in batches:
@@ -112,6 +114,27 @@ def forward(
         record["ms"] = round((time.perf_counter() - started) * 1000, 1)
         # One JSON line per invocation; stdout lands in the function's log group.
         print(json.dumps(record, ensure_ascii=False))
+
+
+def batch_key(data: dict[str, Any]) -> str:
+    """A key that Lambda's retries of one event share, and no other event has.
+
+    CloudWatch Logs gives every log event a unique id, so the group, stream
+    and first and last ids name the delivery.
+    """
+    events = data.get("logEvents") or []
+    if not events or not events[0].get("id"):
+        return ""
+    name = "\n".join(
+        [
+            str(data.get("logGroup")),
+            str(data.get("logStream")),
+            str(events[0].get("id")),
+            str(events[-1].get("id")),
+            str(len(events)),
+        ]
+    )
+    return hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
 def collect_occurrences(

@@ -410,3 +410,22 @@ def test_one_json_log_line_per_invocation(bot: FakeBot, capsys) -> None:
     assert record["posts"] == 1
     assert record["bytes"] == len(bot.received[0].body)
     assert 0 <= record["ms"] <= elapsed_ms
+
+
+def test_a_retried_event_carries_the_same_batch_ids(bot: FakeBot) -> None:
+    """Lambda retries a failed event whole; the bot must know the bodies again."""
+    messages = [
+        logged_error(f"step{n}", f"Step{n}Error", "x" * 1_500) for n in range(40)
+    ]
+    event = payload(messages)
+    run(bot, event, max_body_bytes=12_000)
+    first = [json.loads(r.body)["batch_id"] for r in bot.received]
+    bot.received.clear()
+    run(bot, event, max_body_bytes=12_000)
+    again = [json.loads(r.body)["batch_id"] for r in bot.received]
+    assert len(first) > 1 and len(set(first)) == len(first)
+    assert again == first
+    bot.received.clear()
+    run(bot, payload(messages[:-1]), max_body_bytes=12_000)
+    other = {json.loads(r.body)["batch_id"] for r in bot.received}
+    assert other.isdisjoint(first)
