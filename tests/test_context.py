@@ -108,10 +108,19 @@ def test_called_function_and_class_init_from_another_loaded_file():
 
     snippets = build_context([site], files, token_budget=5000)
 
-    callees = [s.text.splitlines()[0] for s in snippets if s.reason == "callee"]
     # describe() and Order.average() are called on the line; Order(...) is on
-    # the line before, so its __init__ is not
-    assert callees == ["    def average(self):", "def describe(value):"]
+    # the line before, so its __init__ is not. All three stand close together,
+    # so they come as one snippet.
+    average = line_of(ORDERS, "def average(self):")
+    describe = line_of(ORDERS, "def describe(value):")
+    assert spans(snippets)[-1] == (
+        "shop/orders.py",
+        average,
+        describe + 1,
+        "frame",
+        [line],
+    )
+    assert "def __init__(self, raw):" not in "".join(s.text for s in snippets)
 
 
 def test_obj_method_resolves_to_the_class_in_another_loaded_file():
@@ -169,9 +178,16 @@ def test_the_budget_keeps_frames_before_callees_and_stays_under_cap():
     snippets = build_context(sites, {"shop/orders.py": ORDERS}, token_budget=budget)
 
     assert sum(len(s.text) for s in snippets) <= budget * CHARS_PER_TOKEN
-    reasons = [s.reason for s in snippets]
-    assert reasons.count("frame") == 2
-    assert "callee" not in reasons
+    # Both functions, adjacent in the file, as one snippet; no callee
+    start = line_of(ORDERS, "def average(self):")
+    assert spans(snippets)[-1] == (
+        "shop/orders.py",
+        start,
+        outer + 1,
+        "frame",
+        [line, outer],
+    )
+    assert "def total(self):" not in "".join(s.text for s in snippets)
 
 
 def test_a_long_function_is_cut_to_a_window_and_its_signature():
@@ -189,8 +205,9 @@ def test_a_long_function_is_cut_to_a_window_and_its_signature():
         failing,
         [failing],
     )
-    assert [s.text for s in snippets if s.reason == "signature"] == [
-        "def long(path):\n"
+    # The signature stands two lines below the imports: sent with them
+    assert [s.text for s in snippets if s.start == 1] == [
+        "import os\n\n\ndef long(path):\n"
     ]
 
 
@@ -244,3 +261,25 @@ def test_prompt_names_the_failing_line():
         f"Failing line {line}: `return self.total() / len(self.items)`" in prompt.user
     )
     assert len(prompt.user) < len(ORDERS)
+
+
+def test_short_module_constants_the_function_reads_are_shown():
+    text = (
+        "import re\n\nSUFFIX_RE = re.compile(r'st$')\nTABLE = {\n"
+        + "".join(f"    'k{n}': {n},\n" for n in range(30))
+        + "}\n"
+        + filler(50)
+        + "\n\ndef norm(a):\n    if SUFFIX_RE.search(a):\n        b = a\n"
+        "    return b + str(TABLE)\n"
+    )
+    failing = line_of(text, "return b + str(TABLE)")
+
+    snippets = build_context(
+        [FrameSite("n.py", failing, "norm")], {"n.py": text}, token_budget=9000
+    )
+
+    # The regex goes in; the 32-line table is data, not worth its room
+    assert [s.text for s in snippets if s.start == 1] == [
+        "import re\n\nSUFFIX_RE = re.compile(r'st$')\n"
+    ]
+    assert not any("'k1': 1" in s.text for s in snippets)

@@ -2,12 +2,13 @@
 
 For each of the innermost in-app frames that maps to a file, the model gets
 the enclosing function (or class, or top-level statement) found with `ast`,
-with the failing line named, plus the module's imports and, for a method, its
-class line; small files go whole. Definitions of names called on a failing
-line (functions, classes, `self.method(...)` and `obj.method(...)` when the
-class is in the loaded files) are added so the model sees the callee it may
-need to change. A token budget caps the lot, in priority order; the innermost
-frame's function is never dropped.
+with the failing line named, plus the module's imports, the short module
+constants the function reads and, for a method, its class line; small files
+go whole. Definitions of names called on a failing line (functions, classes,
+`self.method(...)` and `obj.method(...)` when the class is in the loaded
+files) are added so the model sees the callee it may need to change. A token
+budget caps the lot, in priority order; the innermost frame's function is
+never dropped.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ WINDOW_AFTER = 25
 # Lines around a failing line when no enclosing definition is found.
 MODULE_WINDOW = 20
 CHARS_PER_TOKEN = 4
+# Module-level assignments a failing function reads are shown when at most
+# this long: a regex or a mapping, not a data table.
+MAX_CONSTANT_LINES = 12
+# Snippets of one file this close together are sent as one.
+MERGE_GAP = 2
 # Callees defined this many times or more are too common a name to guess.
 MAX_CALLEE_DEFINITIONS = 2
 _CALLED_NAME_RE = re.compile(r"(?:(\w+)\s*\.\s*)?([A-Za-z_]\w*)\s*\(")
@@ -106,7 +112,7 @@ def build_context(
     for site in live:
         for snippet in _callee_snippets(site, sources):
             take(snippet)
-    return _ordered(chosen)
+    return _ordered(chosen, sources)
 
 
 class _Source:
@@ -158,6 +164,27 @@ class _Source:
             owner = self._parents.get(node)
             if isinstance(owner, ast.ClassDef):
                 result.append(self.cut(*self.header(owner), [], "class"))
+            result.extend(self.constants_used(node))
+        return result
+
+    def constants_used(self, node: ast.AST) -> list[Snippet]:
+        """Short module-level assignments of names the definition reads."""
+        if self.tree is None:
+            return []
+        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        result = []
+        for statement in self.tree.body:
+            if not isinstance(statement, ast.Assign | ast.AnnAssign):
+                continue
+            targets = (
+                statement.targets
+                if isinstance(statement, ast.Assign)
+                else [statement.target]
+            )
+            assigned = {t.id for t in targets if isinstance(t, ast.Name)}
+            start, end = _span(statement)
+            if assigned & names and end - start < MAX_CONSTANT_LINES:
+                result.append(self.cut(start, end, [], "constant"))
         return result
 
     def definition(
@@ -394,28 +421,30 @@ def _covered(existing: list[Snippet], snippet: Snippet) -> bool:
     return False
 
 
-def _ordered(snippets: dict[str, list[Snippet]]) -> list[Snippet]:
-    """Files in frame order, each file's snippets top to bottom, merged."""
+def _ordered(
+    snippets: dict[str, list[Snippet]], sources: dict[str, _Source]
+) -> list[Snippet]:
+    """Files in frame order, each file's snippets top to bottom, merged.
+
+    Snippets that overlap or stand at most `MERGE_GAP` lines apart become one:
+    a few shared lines cost less than a second header.
+    """
     result = []
-    for items in snippets.values():
+    for path, items in snippets.items():
+        lines = sources[path].lines
         merged: list[Snippet] = []
         for snippet in sorted(items, key=lambda s: (s.start, -s.end)):
             last = merged[-1] if merged else None
-            if last is not None and snippet.start <= last.end + 1:
-                if not _covered([last], snippet):
-                    _extend(last, snippet)
-                continue
-            merged.append(snippet)
+            if last is None or snippet.start > last.end + 1 + MERGE_GAP:
+                merged.append(snippet)
+            elif not _covered([last], snippet):
+                tail = lines[last.end : snippet.end]
+                last.text += "".join(line + "\n" for line in tail)
+                last.end = snippet.end
+                last.failing_lines = sorted(
+                    {*last.failing_lines, *snippet.failing_lines}
+                )
+                if "frame" in (last.reason, snippet.reason):
+                    last.reason = "frame"
         result.extend(merged)
     return result
-
-
-def _extend(last: Snippet, snippet: Snippet) -> None:
-    """Grow `last` over an overlapping or adjacent `snippet` of the same file."""
-    overlap = last.end - snippet.start + 1
-    tail = snippet.text.splitlines(keepends=True)[overlap:]
-    last.text += "".join(tail)
-    last.end = snippet.end
-    last.failing_lines = sorted({*last.failing_lines, *snippet.failing_lines})
-    if last.reason != snippet.reason:
-        last.reason = "frame" if "frame" in (last.reason, snippet.reason) else "merged"
