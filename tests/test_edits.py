@@ -57,7 +57,8 @@ def test_clean_answer_reads_sections_and_applies_exactly():
 
 def test_drifted_whitespace_matches_tabs_and_trailing_spaces():
     """The file is tab-indented; the model quoted it with spaces and trailing
-    blanks. The replacement must come out tab-indented, like the file."""
+    blanks. The replacement must come out tab-indented, like the file, a new
+    deeper level included."""
     result = apply_answer("drifted_whitespace")
 
     assert result.problems == []
@@ -67,7 +68,9 @@ def test_drifted_whitespace_matches_tabs_and_trailing_spaces():
             "\twith open(path) as handle:\n"
             "\t\tfor line in handle:\n"
             '\t\t\tif line.strip() and "," in line:\n'
-            '\t\t\t\tyield line.split(",")\n'
+            '\t\t\t\trow = line.split(",")\n'
+            "\t\t\t\tif row[0]:\n"
+            "\t\t\t\t\tyield row\n"
         )
     }
 
