@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 
 import pytest
@@ -28,8 +30,17 @@ async def _install(bot, config: str | None = None):
     await bot.drain()
 
 
-def _payload() -> dict:
-    return json.loads((DATA / "payload.json").read_text())
+def _payload(n: int = 0) -> dict:
+    """The demo event; n > 0 makes a later event with the same error."""
+    event = json.loads((DATA / "payload.json").read_text())
+    if not n:
+        return event
+    decoded = json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
+    for log_event in decoded["logEvents"]:
+        log_event["id"] = f"{int(log_event['id']) + n:056d}"
+        log_event["timestamp"] += n * 60_000
+    raw = gzip.compress(json.dumps(decoded).encode())
+    return {"awslogs": {"data": base64.b64encode(raw).decode()}}
 
 
 async def test_pull_request_options_come_from_the_config(bot):
@@ -58,12 +69,13 @@ async def test_a_new_occurrence_edits_the_tally_in_place(bot, monkeypatch):
     await bot.drain()
     monkeypatch.setattr(pipeline, "TALLY_EDIT_SECONDS", 0)
 
-    await bot.forward(_payload())
-    await bot.forward(_payload())
+    await bot.forward(_payload(1))
+    await bot.forward(_payload(2))
     await bot.drain()
 
     (pull,) = bot.github.pulls(DEMO_REPO)
     assert "**Occurrences:** 3" in pull["body"]
+    assert "last seen 2020-03-30 00:02 UTC" in pull["body"]
     assert len(bot.bedrock.calls) == 1
 
 
@@ -73,7 +85,7 @@ async def test_tally_edits_wait_a_minute(bot):
     await bot.forward(_payload())
     await bot.drain()
     edits_before = _pull_edits(bot)
-    await bot.forward(_payload())
+    await bot.forward(_payload(1))
     await bot.drain()
     assert _pull_edits(bot) == edits_before
     fix = bot.services.store.fix_by_pr(DEMO_REPO, 1)
