@@ -82,8 +82,11 @@ def _verify(services: Services, request: web.Request, body: bytes) -> ForwarderK
 def find_key(services: Services, key_id: str) -> ForwarderKey | None:
     """A key from the store, or the one the settings name."""
     settings = services.settings
-    if settings.forwarder_key_id and key_id == settings.forwarder_key_id:
-        assert settings.forwarder_secret is not None
+    if (
+        settings.forwarder_key_id
+        and settings.forwarder_secret
+        and key_id == settings.forwarder_key_id
+    ):
         return ForwarderKey(key_id, settings.forwarder_secret, None, None, False)
     return services.store.key(key_id)
 

@@ -140,8 +140,8 @@ class Settings:
             app_id=app_id,
             private_key=_private_key(private_key),
             webhook_secret=webhook_secret,
-            forwarder_key_id=env.get(FORWARDER_KEY_ID_ENV) or None,
-            forwarder_secret=env.get(FORWARDER_SECRET_ENV) or None,
+            forwarder_key_id=_paired(env, FORWARDER_KEY_ID_ENV, FORWARDER_SECRET_ENV),
+            forwarder_secret=_paired(env, FORWARDER_SECRET_ENV, FORWARDER_KEY_ID_ENV),
             model_id=env.get(MODEL_ID_ENV) or DEFAULT_MODEL_ID,
             bedrock_region=(
                 env.get(BEDROCK_REGION_ENV) or env.get(AWS_REGION_ENV) or "us-east-1"
@@ -171,6 +171,14 @@ def _required(env: Mapping[str, str], name: str, what: str) -> str:
     if not value:
         raise SettingsError(f"missing setting {name}: {what}")
     return value
+
+
+def _paired(env: Mapping[str, str], name: str, partner: str) -> str | None:
+    """A setting that means nothing without its partner, as with a key's secret."""
+    value = env.get(name, "").strip()
+    if value and not env.get(partner, "").strip():
+        raise SettingsError(f"missing setting {partner}: it goes with {name}")
+    return value or None
 
 
 def _private_key(value: str) -> str:

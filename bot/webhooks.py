@@ -33,6 +33,12 @@ async def post_webhook(request: web.Request) -> web.Response:
     except (gidgethub.BadRequest, KeyError, ValueError) as exc:
         logger.warning("webhook.malformed", extra={"error": str(exc)})
         return web.json_response({"error": f"malformed delivery: {exc}"}, status=400)
+    if not isinstance(event.data, dict):
+        # Every GitHub event is an object; the handlers may count on it.
+        logger.warning("webhook.malformed", extra={"error": "body is not an object"})
+        return web.json_response(
+            {"error": "malformed delivery: body is not a JSON object"}, status=400
+        )
     fields = _fields(event)
     if event.event == "ping":
         logger.info("webhook.ping", extra=fields)
@@ -60,7 +66,7 @@ async def post_webhook(request: web.Request) -> web.Response:
 
 
 def _fields(event: gidgethub.sansio.Event) -> dict[str, object]:
-    data = event.data if isinstance(event.data, dict) else {}
+    data = event.data
     return {
         "delivery_id": event.delivery_id,
         "event": event.event,

@@ -104,3 +104,16 @@ def test_a_credentials_file_that_is_no_object_is_named(tmp_path):
     stored.write_text("[]")
     with pytest.raises(s.SettingsError, match=r"creds\.json"):
         s.load_settings({s.CREDENTIALS_FILE_ENV: str(stored)})
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        (s.FORWARDER_KEY_ID_ENV, s.FORWARDER_SECRET_ENV),
+        (s.FORWARDER_SECRET_ENV, s.FORWARDER_KEY_ID_ENV),
+    ],
+)
+def test_a_forwarder_key_needs_its_secret(given, missing):
+    """Regression: a key id without a secret crashed the intake on first use."""
+    with pytest.raises(s.SettingsError, match=missing):
+        s.Settings.from_env(_env(**{given: "x"}))

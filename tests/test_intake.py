@@ -1,0 +1,124 @@
+"""POST /api/tracebacks: signature and time window, body shape, scope."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import pytest
+
+from bot import intake
+from bot.keys import create_key
+from bot.tracebacks import find_tracebacks
+from lambda_forwarder import signing
+
+LOG_GROUP = "/aws/lambda/api"
+TRACEBACK_TEXT = """Traceback (most recent call last):
+  File "/var/task/app.py", line 3, in handler
+    return event["id"]
+KeyError: 'id'
+"""
+
+
+def _item(**overrides) -> dict:
+    found = find_tracebacks(TRACEBACK_TEXT)[0]
+    return {"traceback": found.traceback.to_dict(), "text": found.text, **overrides}
+
+
+def _body(log_group: str = LOG_GROUP, items: list | None = None) -> bytes:
+    occurrences = [_item()] if items is None else items
+    return json.dumps({"log_group": log_group, "occurrences": occurrences}).encode()
+
+
+async def _post(bot, body: bytes, *, key=None, at: int | None = None, headers=None):
+    key_id, secret = key or (
+        bot.settings.forwarder_key_id,
+        bot.settings.forwarder_secret,
+    )
+    sent = headers or signing.signed_headers(
+        key_id, secret, int(time.time()) if at is None else at, body
+    )
+    async with bot.session.post(
+        f"{bot.url}/api/tracebacks", data=body, headers=sent
+    ) as response:
+        return response.status, await response.json()
+
+
+async def test_a_signed_body_is_accepted_and_queued(bot):
+    status, answer = await _post(bot, _body(items=[_item(), _item(count=3)]))
+    assert (status, answer) == (202, {"accepted": 2})
+    await bot.drain()
+
+
+@pytest.mark.parametrize(
+    ("what", "expected"),
+    [
+        ("wrong secret", "signature does not match"),
+        ("unknown key", "unknown or revoked key id"),
+        ("too old", "timestamp outside the 5 minute window"),
+        ("from the future", "timestamp outside the 5 minute window"),
+        ("no headers", "missing signature headers"),
+        ("bad timestamp", "timestamp is not whole seconds"),
+    ],
+)
+async def test_bad_signatures_and_times_are_401(bot, what, expected):
+    body = _body()
+    key = (bot.settings.forwarder_key_id, bot.settings.forwarder_secret)
+    at = int(time.time())
+    headers = None
+    if what == "wrong secret":
+        key = (key[0], "guess")
+    elif what == "unknown key":
+        key = ("fk_nobody", "guess")
+    elif what == "too old":
+        at -= signing.MAX_SKEW_SECONDS + 5
+    elif what == "from the future":
+        at += signing.MAX_SKEW_SECONDS + 5
+    elif what == "no headers":
+        headers = {"Content-Type": "application/json"}
+    elif what == "bad timestamp":
+        headers = signing.signed_headers(key[0], key[1], at, body)
+        headers[signing.TIMESTAMP_HEADER] = "soon"
+    status, answer = await _post(bot, body, key=key, at=at, headers=headers)
+    assert (status, answer) == (401, {"error": expected})
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"{nope", "body is not JSON"),
+        (b"[]", "body must be a JSON object"),
+        (json.dumps({"occurrences": [1]}).encode(), "log_group must be"),
+        (json.dumps({"log_group": "g"}).encode(), "occurrences must be"),
+        (_body(items=[{"traceback": "x"}]), "occurrences[0]"),
+        (_body(items=[_item(count=0)]), "occurrences[0]: count"),
+        (_body(items=[_item(), _item(first_seen="x")]), "occurrences[1]: first_seen"),
+    ],
+)
+async def test_bad_bodies_are_400_with_a_json_error(bot, body, expected):
+    status, answer = await _post(bot, body)
+    assert status == 400
+    assert answer["error"].startswith(expected)
+    # Nothing of a refused batch is stored.
+    assert bot.services.store.pending_jobs() == 0
+
+
+async def test_a_key_outside_its_prefix_is_403(bot):
+    key = create_key(bot.services.store, 1, "/aws/lambda/")
+    status, answer = await _post(bot, _body("/ecs/web"), key=key)
+    assert status == 403 and "/ecs/web" in answer["error"]
+    assert (await _post(bot, _body(), key=key))[0] == 202
+    await bot.drain()
+
+
+async def test_an_oversized_body_is_refused_as_json(bot):
+    body = b"x" * (intake.MAX_BODY_BYTES + 1)
+    headers = signing.signed_headers(
+        bot.settings.forwarder_key_id, bot.settings.forwarder_secret, 0, body
+    )
+    async with bot.session.post(
+        f"{bot.url}/api/tracebacks", data=io.BytesIO(body), headers=headers
+    ) as response:
+        assert response.status == 413
+        assert "error" in await response.json()
