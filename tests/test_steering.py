@@ -7,6 +7,8 @@ stand-ins), then drives commands as signed, schema-checked webhooks.
 from __future__ import annotations
 
 import asyncio
+import base64
+import gzip
 import json
 import uuid
 
@@ -15,6 +17,7 @@ import pytest
 from bot.demo import DEMO_INSTALLATION_ID, DEMO_REPO, demo_data, repo_files
 from bot.testing import webhooks
 from bot.testing.contracts import require_contracts
+from bot.tracebacks import decode_subscription_event
 
 DATA = demo_data()
 MIA = "maintainer-mia"  # write permission
@@ -61,6 +64,16 @@ HUMAN_DOCSTRING = '"""Return the S3 object an event is about (edited by a human)
 @pytest.fixture
 def payload() -> dict:
     return json.loads((DATA / "payload.json").read_text())
+
+
+def _later(payload: dict, n: int) -> dict:
+    """The same error logged again: a new log event, so not a Lambda retry."""
+    decoded = decode_subscription_event(payload)
+    for event in decoded["logEvents"]:
+        event["id"] = f"{n:040d}"
+        event["timestamp"] += n * 60_000
+    raw = gzip.compress(json.dumps(decoded).encode())
+    return {"awslogs": {"data": base64.b64encode(raw).decode()}}
 
 
 async def _open_pull(bot, payload, config_extra: str = "") -> dict:
@@ -389,7 +402,7 @@ async def test_ignore_closes_and_mutes_and_unignore_lifts(bot, pull, payload):
     assert _bot_replies(bot, number)[0].startswith("Closed. No new pull request")
     closed = webhooks.pull_request_closed(bot.github, DEMO_REPO, number)
     assert (await bot.webhook("pull_request", closed)).status == 200
-    await bot.forward(payload)
+    await bot.forward(_later(payload, 1))
     await bot.drain()
     assert len(bot.github.pulls(DEMO_REPO)) == 1
     assert len(bot.bedrock.calls) == 1
@@ -401,7 +414,7 @@ async def test_ignore_closes_and_mutes_and_unignore_lifts(bot, pull, payload):
 
     # Then the next occurrence opens a fix again
     bot.bedrock.script((DATA / "answer.md").read_text())
-    await bot.forward(payload)
+    await bot.forward(_later(payload, 2))
     await bot.drain()
     assert len(bot.github.pulls(DEMO_REPO)) == 2
 
@@ -411,7 +424,7 @@ async def test_unignore_on_an_open_pull_changes_nothing(bot, pull, payload):
     second PR for an error that already had an open one."""
     await _comment(bot, pull["number"], MIA, "/unignore")
     await bot.drain()
-    await bot.forward(payload)
+    await bot.forward(_later(payload, 3))
     await bot.drain()
     assert _bot_replies(bot, pull["number"]) == [
         "Nothing to lift: this error is not ignored."
@@ -481,7 +494,7 @@ async def test_a_merged_fix_that_comes_back_is_a_regression(bot, pull, payload):
 
     # When the error comes back (the fix is on main now, so another edit)
     bot.bedrock.script(RETRY_ANSWER)
-    await bot.forward(payload)
+    await bot.forward(_later(payload, 4))
     await bot.drain()
 
     # Then a new PR says regression and links the merged one
@@ -499,7 +512,7 @@ async def test_a_declined_fix_waits_for_a_retry_on_the_closed_pull(bot, pull, pa
     assert (await bot.webhook("pull_request", closed)).status == 200
 
     # When the error comes again, nothing opens and the model is not asked
-    await bot.forward(payload)
+    await bot.forward(_later(payload, 5))
     await bot.drain()
     assert len(bot.github.pulls(DEMO_REPO)) == 1
     assert len(bot.bedrock.calls) == 1
