@@ -109,6 +109,9 @@ KNOWN_KEYS = {
     "open_issues",
     "_extends",
 }
+LOG_GROUP_KEYS = {"name", "path_map"}
+IGNORE_KEYS = {"types", "messages"}
+UNKNOWN_KEY_TEMPLATE = "{path}: {key}: unknown key, ignored"
 
 
 def load_yaml(text: str) -> dict[str, Any]:
@@ -134,15 +137,16 @@ def merge(defaults: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
 
 def parse_config(data: dict[str, Any]) -> tuple[RepoConfig, list[str]]:
     """Validate a mapping; return the config and warnings for unknown keys."""
-    warnings = [
-        f"{CONFIG_PATH}: {key}: unknown key, ignored"
-        for key in sorted(set(data) - KNOWN_KEYS, key=str)
-    ]
+    warnings = _unknown(data, KNOWN_KEYS, "")
     ignore = data.get("ignore") or {}
     if isinstance(ignore, list):
         ignore = {"types": ignore}
     if not isinstance(ignore, dict):
         raise ConfigError("ignore", "must hold `types` and `messages` lists")
+    warnings += _unknown(ignore, IGNORE_KEYS, "ignore.")
+    for n, item in enumerate(data.get("log_groups") or []):
+        if isinstance(item, dict):
+            warnings += _unknown(item, LOG_GROUP_KEYS, f"log_groups[{n}].")
     for pattern in _strings(ignore, "messages", "ignore.messages"):
         try:
             re.compile(pattern)
@@ -170,6 +174,14 @@ def parse_config(data: dict[str, Any]) -> tuple[RepoConfig, list[str]]:
     return config, warnings
 
 
+def _unknown(data: dict[str, Any], known: set[str], prefix: str) -> list[str]:
+    """Warnings for keys we do not read; a typo should not pass in silence."""
+    return [
+        UNKNOWN_KEY_TEMPLATE.format(path=CONFIG_PATH, key=f"{prefix}{key}")
+        for key in sorted(set(data) - known, key=str)
+    ]
+
+
 def _log_groups(value: Any) -> list[LogGroup]:
     if value is None:
         return []
@@ -180,7 +192,11 @@ def _log_groups(value: Any) -> list[LogGroup]:
         key = f"log_groups[{n}]"
         if isinstance(item, str) and item.strip():
             groups.append(LogGroup(item.strip()))
-        elif isinstance(item, dict) and isinstance(item.get("name"), str):
+        elif (
+            isinstance(item, dict)
+            and isinstance(item.get("name"), str)
+            and item["name"].strip()
+        ):
             groups.append(
                 LogGroup(
                     item["name"].strip(),
@@ -243,4 +259,7 @@ def _glob_match(path: str, pattern: str) -> bool:
         return True
     if pattern.endswith("/**"):
         return path.startswith(pattern[:-2])
+    # `**/` may match no folder at all, as in .gitignore: `**/*.py` takes setup.py.
+    if pattern.startswith("**/") and _glob_match(path, pattern[3:]):
+        return True
     return fnmatch.fnmatchcase(path, pattern)

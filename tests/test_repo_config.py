@@ -75,3 +75,51 @@ def test_org_defaults_are_extended_by_the_repo():
         {"labels": ["org"], "draft": False}, {"_extends": ".github", "draft": True}
     )
     assert merged == {"labels": ["org"], "draft": True}
+
+
+def test_unknown_keys_inside_ignore_and_log_groups_warn():
+    config, warnings = parse_config(
+        {
+            "log_groups": [{"name": "g", "pathmap": {}}],
+            "ignore": {"type": ["KeyError"]},
+        }
+    )
+    assert config.log_groups[0].name == "g"
+    assert warnings == [
+        ".github/self-healing.yml: ignore.type: unknown key, ignored",
+        ".github/self-healing.yml: log_groups[0].pathmap: unknown key, ignored",
+    ]
+
+
+def test_a_blank_log_group_name_is_refused():
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"log_groups": [{"name": "  "}]})
+    assert caught.value.key == "log_groups[0]"
+
+
+def test_ignore_may_be_a_plain_list_of_types():
+    config, _ = parse_config({"log_groups": ["g"], "ignore": ["KeyError"]})
+    assert config.ignores("KeyError", None)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("**/*.py", "setup.py", True),
+        ("**/*.py", "src/app/x.py", True),
+        ("**/*.py", "README.md", False),
+        ("src/**", "src/a/b.py", True),
+        ("src/**", "srcx/b.py", False),
+        ("*.py", "setup.py", True),
+    ],
+)
+def test_paths_match_like_gitignore(pattern, path, matches):
+    config, _ = parse_config({"log_groups": ["g"], "paths": [pattern]})
+    assert config.may_edit(path) is matches
+
+
+def test_defaults_are_drafts_with_the_label():
+    config, _ = parse_config({"log_groups": ["g"]})
+    assert config.draft is True
+    assert config.labels == ("self-healing",)
+    assert config.max_files == 3
