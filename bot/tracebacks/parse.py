@@ -147,6 +147,8 @@ JSON_TRIGGERS = (
 )
 _SKELETON_LEADS = frozenset('{}[]".')
 _BACK_LINES = 6
+_BACK_SEARCHES = 200
+_LINE_ATTEMPTS = 64
 _FORWARD_LINES = 30
 _MAX_MESSAGE_LINES = 20
 _DECODER = json.JSONDecoder()
@@ -204,16 +206,27 @@ def _scan(text: str, json_docs: bool) -> list[Hit]:
     positions.sort()
     region_start = region_end = -1
     spans.sort()
+    last = -1  # the last trigger taken into the open region
     for pos in positions:
         if spans and _in_spans(spans, pos):
             continue
         if pos < region_end:
-            region_end = max(region_end, _forward(text, pos, _FORWARD_LINES))
+            last = pos
             continue
+        if last >= 0:
+            # Extend the region from its last trigger only when needed: one
+            # `_forward` per region end rather than one per trigger.
+            region_end = max(region_end, _forward(text, last, _FORWARD_LINES))
+            if pos < region_end:
+                last = pos
+                continue
         if region_end > region_start >= 0:
             _scan_region(text, region_start, region_end, hits, spans)
         region_start = max(_back(text, pos, _BACK_LINES), region_end, 0)
         region_end = _forward(text, pos, _FORWARD_LINES)
+        last = pos
+    if last >= 0:
+        region_end = max(region_end, _forward(text, last, _FORWARD_LINES))
     if region_end > region_start >= 0:
         _scan_region(text, region_start, region_end, hits, spans)
     hits.sort(key=lambda h: h.start)
@@ -409,8 +422,11 @@ def _from_header(lines: list[str], i: int, floor: int):
                     margin = lines[i + 1].find("|")
                     if margin >= 0 and not lines[i + 1][:margin].strip():
                         indent = " " * margin
-                lines = [*lines[:i], indent + line[match.start() :], *lines[i + 1 :]]
-            blocks, end, cut, located = _read_chain(lines, i)
+                lines[i] = indent + line[match.start() :]
+            try:
+                blocks, end, cut, located = _read_chain(lines, i)
+            finally:
+                lines[i] = line
             used = end - i
             shown_lines = [line[len(prefix) :] if prefix.strip() else line]
             shown_lines += lines[i + 1 : end]
@@ -829,10 +845,14 @@ def _scan_json(text: str, hits: list[Hit], spans: list[tuple[int, int]]) -> None
             positions.append(pos)
             pos = text.find(trigger, pos + len(trigger))
     done_until = -1
+    failed: set[int] = set()
+    # [backward searches, decode attempts]: both bounded for junk input.
+    budget = [_BACK_SEARCHES, 2000 + len(text) // 5000]
+    cursors: dict[int, tuple[int, int]] = {}
     for pos in sorted(positions):
         if pos < done_until:
             continue
-        doc = _json_doc_at(text, pos)
+        doc = _json_doc_at(text, pos, failed, budget, cursors)
         if doc is None:
             continue
         start, end, obj = doc
@@ -845,26 +865,50 @@ def _scan_json(text: str, hits: list[Hit], spans: list[tuple[int, int]]) -> None
             hits.append(Hit(tb, shown, start, rid))
 
 
-def _json_doc_at(text: str, pos: int):
+def _json_doc_at(
+    text: str,
+    pos: int,
+    failed: set[int],
+    budget: list[int],
+    cursors: dict[int, tuple[int, int]],
+):
+    """The JSON object spanning `pos`: starting on its line, or pretty-printed above.
+
+    `failed` remembers line starts above that did not decode and `budget`
+    bounds the backward searches, so junk full of JSON keys stays linear.
+    """
     line_start = text.rfind("\n", 0, pos) + 1
-    candidates = []
-    brace = text.find("{", line_start, pos)
-    while brace != -1 and len(candidates) < 8:
-        candidates.append(brace)
-        brace = text.find("{", brace + 1, pos)
-    for start in candidates:
-        doc = _decode_at(text, start, pos)
+    on_line = text.find("{", line_start, pos) != -1
+    # Starts on this line are tried left to right; one that failed (or ended
+    # before an earlier trigger) fails for every later trigger too, so each
+    # line keeps a cursor (`cursors`) and a cap on attempts.
+    resume, attempts = cursors.get(line_start, (line_start, 0))
+    brace = text.find("{", resume, pos)
+    while brace != -1 and attempts < _LINE_ATTEMPTS and budget[1] > 0:
+        attempts += 1
+        budget[1] -= 1
+        doc = _decode_at(text, brace, pos)
         if doc:
             return doc
-    window_start = max(0, line_start - 200_000)
+        resume = brace + 1
+        brace = text.find("{", resume, pos)
+    cursors[line_start] = (resume, attempts)
+    if on_line or budget[0] <= 0:
+        return None
+    budget[0] -= 1
+    window_start = max(0, line_start - 100_000)
     starts = [
         m.start() for m in LINE_START_BRACE_RE.finditer(text, window_start, line_start)
     ]
     for start in reversed(starts[-40:]):
         brace = text.index("{", start)
+        if brace in failed or budget[1] <= 0:
+            continue
+        budget[1] -= 1
         doc = _decode_at(text, brace, pos)
         if doc:
             return doc
+        failed.add(brace)
     return None
 
 
