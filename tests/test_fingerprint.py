@@ -81,7 +81,7 @@ def test_fingerprint_changes(name: str) -> None:
 
 NO_APP = """\
 Traceback (most recent call last):
-  File "/usr/lib/python3.12/site-packages/botocore/client.py", line 960, in _make_api_call
+  File "/usr/lib/python3/site-packages/botocore/client.py", line 960, in _make_call
     raise error_class(parsed_response, operation_name)
 botocore.exceptions.ClientError: An error occurred (ThrottlingException) when \
 calling the GetItem operation (reached max retries: 4): Rate exceeded for 1234567
@@ -99,7 +99,8 @@ def test_without_app_frames_the_message_counts_normalised() -> None:
 def test_lambda_header_and_plain_rendering_agree() -> None:
     lambda_text = (
         "[ERROR] HTTPError: 500 Server Error\nTraceback (most recent call last):\n"
-        '  File "/var/task/app.py", line 14, in lambda_handler\n    ret.raise_for_status()\n'
+        '  File "/var/task/app.py", line 14, in lambda_handler\n'
+        "    ret.raise_for_status()\n"
     )
     plain = (
         "Traceback (most recent call last):\n"

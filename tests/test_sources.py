@@ -34,7 +34,8 @@ PAYLOAD = {
         {
             "id": "2",
             "timestamp": 1001,
-            "message": "[ERROR] KeyError: 'Records'\nTraceback (most recent call last):\n"
+            "message": "[ERROR] KeyError: 'Records'\n"
+            "Traceback (most recent call last):\n"
             '\u00a0\u00a0File "/var/task/scan.py", line 51, in event_object\n'
             '\u00a0\u00a0\u00a0\u00a0records = event["Records"]\n',
         },
