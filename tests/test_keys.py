@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
+import types
 
 import pytest
 
+from bot import app as app_module
 from bot import cli
 from bot import settings as s
+from bot.fixing.pipeline import UNCLAIMED_TTL_SECONDS
 from bot.keys import create_key
 from bot.store import Store
 from bot.testing import webhooks
@@ -176,3 +181,32 @@ def test_a_key_for_an_unknown_installation_warns(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(s.DATABASE_ENV, str(tmp_path / "keys.sqlite3"))
     assert cli.main(["keys", "create", "--installation", "9"]) == 0
     assert "installation 9 is not in the index" in capsys.readouterr().err
+
+
+async def test_unclaimed_tracebacks_wait_a_day_then_are_dropped_and_counted(
+    two_installations, caplog, monkeypatch
+):
+    bot = two_installations
+    store = bot.services.store
+    key_id, secret = create_key(store, 8001, None)
+    caplog.set_level(logging.INFO)
+
+    # Given a traceback for a log group no repository claims
+    response = await post(bot, key_id, secret, body("/aws/lambda/unclaimed"))
+    assert response.status == 202
+    await bot.drain()
+    assert len(store.occurrence_ids_for(["/aws/lambda/unclaimed"])) == 1
+
+    # When a day has passed and the pruner runs
+    later = time.time() + UNCLAIMED_TTL_SECONDS + 1
+    monkeypatch.setattr(app_module, "time", types.SimpleNamespace(time=lambda: later))
+    pruner = asyncio.create_task(app_module._prune_forever(store))
+    await asyncio.sleep(0.05)
+    pruner.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pruner
+
+    # Then it is gone, and the log line counts it
+    assert store.occurrence_ids_for(["/aws/lambda/unclaimed"]) == []
+    (pruned,) = [r for r in caplog.records if r.getMessage() == "occurrences.pruned"]
+    assert pruned.count == 1
