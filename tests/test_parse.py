@@ -153,3 +153,95 @@ def test_payload(case: Path) -> None:
         index = next(i for i, w in enumerate(want) if _matches(got, w))
         assert got.traceback.partial == want[index].get("partial", False)
         assert got.fingerprint == text_found[index].fingerprint
+
+
+# --- shapes not covered by a real case -----------------------------------------
+
+
+def _single(text: str) -> Traceback:
+    (found,) = find_tracebacks(text)
+    return found.traceback
+
+
+def test_chain_whose_first_exception_has_no_traceback() -> None:
+    tb = _single(
+        "ValueError: inner\n\n"
+        "The above exception was the direct cause of the following exception:\n\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/a.py", line 2, in f\n'
+        "    raise RuntimeError('outer') from ValueError('inner')\n"
+        "RuntimeError: outer\n"
+    )
+    assert [b.type for b in tb.blocks] == ["ValueError", "RuntimeError"]
+    assert tb.blocks[1].relation is Relation.CAUSE
+
+
+def test_kubectl_prefix_and_bare_exception_name() -> None:
+    lines = [
+        "Traceback (most recent call last):",
+        '  File "/srv/app/worker.py", line 10, in run',
+        "    loop()",
+        "KeyboardInterrupt",
+    ]
+    text = "\n".join(f"[pod/worker-5d8f7c9b4-x2x9k/worker] {line}" for line in lines)
+    tb = _single(text)
+    assert tb.final.type == "KeyboardInterrupt"
+    assert tb.final.message is None
+    assert tb.final.frames[0].function == "run"
+
+
+def test_structlog_dict_traceback() -> None:
+    record = {
+        "event": "failed",
+        "exception": [
+            {
+                "exc_type": "ValueError",
+                "exc_value": "bad",
+                "frames": [{"filename": "/app/a.py", "lineno": 3, "name": "f"}],
+            }
+        ],
+    }
+    tb = _single(json.dumps(record))
+    assert tb.final.type == "ValueError"
+    assert tb.final.frames[0].line == 3
+
+
+def test_powertools_stack_trace_without_exception_string() -> None:
+    record = {
+        "level": "ERROR",
+        "message": "boom",
+        "exception_name": "KeyError",
+        "stack_trace": [
+            {
+                "File": "/var/task/app.py",
+                "Line": 7,
+                "Function": "handler",
+                "Statement": "x",
+            }
+        ],
+    }
+    tb = _single(json.dumps(record))
+    assert tb.final.type == "KeyError"
+    assert tb.final.frames[0].function == "handler"
+
+
+def test_nbsp_indentation_and_message_nbsp() -> None:
+    text = (
+        "[ERROR] ValueError: a\u00a0b\nTraceback (most recent call last):\n"
+        '\u00a0\u00a0File "/var/task/h.py", line 4, in handler\n'
+        "\u00a0\u00a0\u00a0\u00a0go()\n"
+    )
+    tb = _single(text)
+    assert tb.final.message == "a\u00a0b"
+    assert tb.final.frames[0].source == "go()"
+    assert not tb.partial
+
+
+def test_plain_log_lines_are_not_tracebacks() -> None:
+    text = (
+        "2026-12-03 10:00:00 ERROR KeyError: 'x'\n"
+        "File upload done\n"
+        '{"level": "ERROR", "message": "File \\"a\\" failed"}\n'
+        "REPORT RequestId: 8b0a5f2e-3c1d-4e5f-9a8b-7c6d5e4f3a2b\tDuration: 1 ms\n"
+    )
+    assert find_tracebacks(text) == []

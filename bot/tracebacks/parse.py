@@ -430,7 +430,6 @@ def _from_header(lines: list[str], i: int, floor: int):
             used = end - i
             shown_lines = [line[len(prefix) :] if prefix.strip() else line]
             shown_lines += lines[i + 1 : end]
-    first = i
     # A bare exception line and a chain separator right above the header
     # belong to this traceback (the first exception had no traceback).
     first, blocks, shown_lines = _bare_head(lines, i, floor, blocks, shown_lines)
@@ -719,7 +718,11 @@ def _read_block(lines: list[str], k: int, notes_mode: bool):
         if frames[-1][3] is None:
             frames[-1][3] = stripped
         k += 1
+    notes: list[str] = []
     if have_exc:
+        # Lines after the exception line: more message, or (inside an
+        # ExceptionGroup box, where 3.11+ prints them) add_note() notes. Outside
+        # a box the two cannot be told apart; they are kept as message.
         extra: list[str] = []
         while k < n and len(extra) < _MAX_MESSAGE_LINES:
             line = lines[k]
@@ -729,23 +732,16 @@ def _read_block(lines: list[str], k: int, notes_mode: bool):
             k += 1
         if notes_mode:
             notes = extra
-        else:
-            notes = []
-            if extra:
-                message = "\n".join([message, *extra]) if message else "\n".join(extra)
-        message = message.strip() if message else message
-    else:
-        notes = []
-    if not frames and not have_exc:
+        elif extra:
+            message = "\n".join([message, *extra]) if message else "\n".join(extra)
+    elif not frames:
         return None, k, cut
     block = ExceptionBlock(
         type=exc_type,
-        message=message if message else ("" if have_exc and exc_type else None),
+        message=message.strip() or None if message else None,
         frames=[Frame(f[0], f[1], f[2], f[3], is_in_app(f[0])) for f in frames],
         notes=notes,
     )
-    if have_exc and not message:
-        block.message = None
     return block, k, cut
 
 
