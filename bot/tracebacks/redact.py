@@ -59,6 +59,7 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
         re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
         0,
     ),
+    ("gitlab-token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), 0),
     ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 0),
     ("stripe-key", re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"), 0),
     ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), 0),
@@ -103,7 +104,7 @@ _DOTTED_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 # Cheap screen: text without any of these cannot match a rule.
 _SCREEN_RE = re.compile(
     r"(?i)PRIVATE KEY|gh[pousr]_|github_pat_|A3T|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA"
-    r"|ANPA|aws|eyJ|xox|_live_|_test_|AIza|sk-|bearer|token|basic|://|password|pwd"
+    r"|ANPA|aws|eyJ|xox|glpat|_live_|_test_|AIza|sk-|bearer|token|basic|://|password|pwd"
     r"|secret|key|credential|@"
 )
 
