@@ -99,6 +99,11 @@ SECRETS = [
     ("api-key header", "X-Api-Key=QWERTY123456", "QWERTY123456"),
     ("json password", '{"username": "bob", "password": "pa55word"}', "pa55word"),
     (
+        "gitlab",
+        "git clone failed with glpat-abcdefghij0123456789",
+        "glpat-abcdefghij0123456789",
+    ),
+    (
         "slack",
         "slack hook failed xoxb-1234567890-abcdefghij",
         "xoxb-1234567890-abcdefghij",
