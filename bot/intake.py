@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 # The forwarder splits its batches to stay under this; see lambda_forwarder.
 MAX_BODY_BYTES = 1_000_000
 MAX_OCCURRENCES = 5_000
+MAX_BATCH_ID = 200
 
 
 class IntakeError(Exception):
@@ -38,9 +39,9 @@ async def post_tracebacks(request: web.Request) -> web.Response:
     try:
         body = await request.read()
         key = _verify(services, request, body)
-        log_group, items = _read_body(body)
+        log_group, items, batch_id = _read_body(body)
         _check_scope(key, log_group)
-        accepted = _record(services, key, log_group, items)
+        accepted = _record(services, key, log_group, items, batch_id)
     except IntakeError as exc:
         logger.warning(
             "intake.rejected",
@@ -52,6 +53,12 @@ async def post_tracebacks(request: web.Request) -> web.Response:
             },
         )
         return error_response(exc.status, str(exc))
+    if accepted is None:
+        # Answered as a success: the sender retries what it already sent.
+        logger.info(
+            "intake.duplicate_batch", extra={"key_id": key.key_id, "batch_id": batch_id}
+        )
+        return web.json_response({"accepted": 0, "duplicate": True}, status=202)
     logger.info(
         "intake.accepted",
         extra={"key_id": key.key_id, "log_group": log_group, "occurrences": accepted},
@@ -96,7 +103,7 @@ def _check_scope(key: ForwarderKey, log_group: str) -> None:
         raise IntakeError(403, f"key may not send log group {log_group!r}")
 
 
-def _read_body(body: bytes) -> tuple[str, list[dict[str, Any]]]:
+def _read_body(body: bytes) -> tuple[str, list[dict[str, Any]], str | None]:
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -111,13 +118,26 @@ def _read_body(body: bytes) -> tuple[str, list[dict[str, Any]]]:
         raise IntakeError(400, "occurrences must be a non-empty list")
     if len(items) > MAX_OCCURRENCES:
         raise IntakeError(400, f"more than {MAX_OCCURRENCES} occurrences")
-    return log_group, items
+    batch_id = data.get("batch_id")
+    if batch_id is not None and (
+        not isinstance(batch_id, str) or not 0 < len(batch_id) <= MAX_BATCH_ID
+    ):
+        raise IntakeError(400, f"batch_id must be a string of 1 to {MAX_BATCH_ID}")
+    return log_group, items, batch_id
 
 
 def _record(
-    services: Services, key: ForwarderKey, log_group: str, items: list[dict[str, Any]]
-) -> int:
-    """Check every item, then store them all and queue their jobs at once."""
+    services: Services,
+    key: ForwarderKey,
+    log_group: str,
+    items: list[dict[str, Any]],
+    batch_id: str | None,
+) -> int | None:
+    """Check every item, then store them all and queue their jobs at once.
+
+    Returns None for a batch already recorded: Lambda retries a whole event
+    when any of its posts failed, and the forwarder names each body.
+    """
     rows = []
     for n, item in enumerate(items):
         try:
@@ -127,6 +147,10 @@ def _record(
     store = services.store
     ids = []
     with store.transaction():
+        if batch_id and not store.first_delivery(
+            f"batch:{key.key_id}:{batch_id}", "tracebacks"
+        ):
+            return None
         for tb, text, item in rows:
             fp = fingerprint(tb)
             occurrence_id = store.add_occurrence(

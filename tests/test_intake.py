@@ -122,3 +122,31 @@ async def test_an_oversized_body_is_refused_as_json(bot):
     ) as response:
         assert response.status == 413
         assert "error" in await response.json()
+
+
+async def test_a_batch_sent_again_is_recorded_once(bot):
+    """Lambda retries a whole event after any failed post; nothing counts twice."""
+    first = json.loads(_body(items=[_item(count=2)]))
+    body = json.dumps({**first, "batch_id": "abc:0000"}).encode()
+    assert await _post(bot, body) == (202, {"accepted": 1})
+    # A second later the same batch is signed afresh: a different signature.
+    later = int(time.time()) + 1
+    assert await _post(bot, body, at=later) == (202, {"accepted": 0, "duplicate": True})
+    other = json.dumps({**first, "batch_id": "abc:0001"}).encode()
+    assert await _post(bot, other) == (202, {"accepted": 1})
+    await bot.drain()
+
+
+async def test_batch_ids_are_per_key(bot):
+    key = create_key(bot.services.store, 1, None)
+    body = json.dumps({**json.loads(_body()), "batch_id": "same"}).encode()
+    assert (await _post(bot, body))[1] == {"accepted": 1}
+    assert (await _post(bot, body, key=key))[1] == {"accepted": 1}
+    await bot.drain()
+
+
+@pytest.mark.parametrize("batch_id", [7, "", "x" * 201])
+async def test_a_malformed_batch_id_is_400(bot, batch_id):
+    body = json.dumps({**json.loads(_body()), "batch_id": batch_id}).encode()
+    status, answer = await _post(bot, body)
+    assert status == 400 and answer["error"].startswith("batch_id")
