@@ -15,6 +15,7 @@ from aiohttp import web
 from . import intake, setup, webhooks
 from .events import commands, config, installations
 from .fixing.bedrock import BedrockProvider
+from .fixing.openai_compat import OpenAICompatibleProvider
 from .fixing.pipeline import UNCLAIMED_TTL_SECONDS, FixPipeline, fix_lane
 from .fixing.providers import ModelProvider
 from .fixing.steering import Steering
@@ -66,11 +67,7 @@ def make_app(
                 private_key=settings.private_key,
                 base_url=settings.github_api_url,
             ),
-            provider=provider
-            or BedrockProvider(
-                region=settings.bedrock_region,
-                endpoint_url=settings.bedrock_endpoint_url,
-            ),
+            provider=provider or model_provider(settings, session),
         )
         app[SERVICES_KEY] = services
         worker = Worker(
@@ -95,6 +92,20 @@ def make_app(
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+def model_provider(settings: Settings, session: aiohttp.ClientSession) -> ModelProvider:
+    """The provider the settings name: Bedrock, or an OpenAI-compatible server."""
+    if settings.model_provider == "openai":
+        assert settings.openai_base_url is not None
+        return OpenAICompatibleProvider(
+            session,
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key,
+        )
+    return BedrockProvider(
+        region=settings.bedrock_region, endpoint_url=settings.bedrock_endpoint_url
+    )
 
 
 def job_handlers(

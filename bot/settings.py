@@ -30,6 +30,10 @@ CREDENTIALS_FILE_ENV = "SELF_HEAL_CREDENTIALS_FILE"
 PUBLIC_URL_ENV = "SELF_HEAL_PUBLIC_URL"
 PROMPT_TOKEN_BUDGET_ENV = "SELF_HEAL_PROMPT_TOKEN_BUDGET"
 PRICES_ENV = "SELF_HEAL_MODEL_PRICES"
+MODEL_PROVIDER_ENV = "SELF_HEAL_MODEL_PROVIDER"
+OPENAI_BASE_URL_ENV = "SELF_HEAL_OPENAI_BASE_URL"
+OPENAI_API_KEY_ENV = "SELF_HEAL_OPENAI_API_KEY"
+MODEL_PROVIDERS = ("bedrock", "openai")
 AWS_REGION_ENV = "AWS_REGION"
 
 DEFAULT_MODEL_ID = "anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -119,6 +123,9 @@ class Settings:
     prices: Mapping[str, tuple[float, float]] = field(
         default_factory=lambda: dict(DEFAULT_PRICES)
     )
+    model_provider: str = "bedrock"
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -154,6 +161,7 @@ class Settings:
             credentials_file=setup.credentials_file,
             prompt_token_budget=_int(env, PROMPT_TOKEN_BUDGET_ENV, 12_000),
             prices=_prices(env.get(PRICES_ENV)),
+            **_provider(env),
         )
 
     def price_of(self, model_id: str) -> tuple[float, float] | None:
@@ -164,6 +172,26 @@ class Settings:
         return SetupSettings(
             self.github_url, self.github_api_url, self.public_url, self.credentials_file
         )
+
+
+def _provider(env: Mapping[str, str]) -> dict[str, str | None]:
+    """Bedrock by default; an OpenAI-compatible endpoint needs its base URL."""
+    provider = (env.get(MODEL_PROVIDER_ENV) or "bedrock").strip().lower()
+    if provider not in MODEL_PROVIDERS:
+        raise SettingsError(
+            f"bad setting {MODEL_PROVIDER_ENV}: {provider!r} is not one of "
+            + ", ".join(MODEL_PROVIDERS)
+        )
+    base_url = None
+    if provider == "openai":
+        base_url = _required(
+            env, OPENAI_BASE_URL_ENV, "the OpenAI-compatible endpoint, like .../v1"
+        )
+    return {
+        "model_provider": provider,
+        "openai_base_url": base_url,
+        "openai_api_key": env.get(OPENAI_API_KEY_ENV) or None,
+    }
 
 
 def _required(env: Mapping[str, str], name: str, what: str) -> str:

@@ -118,3 +118,21 @@ async def test_openai_compatible_unknown_shape_is_a_model_error(chat_server):
         )
         with pytest.raises(ModelError, match="unknown shape"):
             await provider.complete(system="s", prompt="p", model="x")
+
+
+async def test_the_settings_choose_the_provider():
+    from bot.app import model_provider
+    from bot.fixing.bedrock import BedrockProvider
+    from bot.settings import Settings
+
+    base = Settings(app_id="1", private_key="k", webhook_secret="w")
+    openai = Settings(
+        app_id="1",
+        private_key="k",
+        webhook_secret="w",
+        model_provider="openai",
+        openai_base_url="http://127.0.0.1:1/v1",
+    )
+    async with aiohttp.ClientSession() as session:
+        assert isinstance(model_provider(base, session), BedrockProvider)
+        assert isinstance(model_provider(openai, session), OpenAICompatibleProvider)

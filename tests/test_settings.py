@@ -117,3 +117,23 @@ def test_a_forwarder_key_needs_its_secret(given, missing):
     """Regression: a key id without a secret crashed the intake on first use."""
     with pytest.raises(s.SettingsError, match=missing):
         s.Settings.from_env(_env(**{given: "x"}))
+
+
+def test_an_openai_compatible_provider_needs_its_base_url():
+    with pytest.raises(s.SettingsError, match=s.OPENAI_BASE_URL_ENV):
+        s.Settings.from_env(_env(**{s.MODEL_PROVIDER_ENV: "openai"}))
+    settings = s.Settings.from_env(
+        _env(
+            **{
+                s.MODEL_PROVIDER_ENV: "OpenAI",
+                s.OPENAI_BASE_URL_ENV: "http://127.0.0.1:8000/v1",
+                s.OPENAI_API_KEY_ENV: "k",
+            }
+        )
+    )
+    assert (settings.model_provider, settings.openai_api_key) == ("openai", "k")
+
+
+def test_an_unknown_provider_is_named():
+    with pytest.raises(s.SettingsError, match="'vertex' is not one of bedrock, openai"):
+        s.Settings.from_env(_env(**{s.MODEL_PROVIDER_ENV: "vertex"}))
