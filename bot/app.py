@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 WORKER_KEY = web.AppKey("worker", Worker)
 PRUNE_EVERY_SECONDS = 3600
+# Long enough to outlast GitHub's redeliveries and Lambda's retries (6 hours).
+DELIVERY_MEMORY_SECONDS = 7 * 24 * 3600
 
 
 def make_app(
@@ -175,4 +177,7 @@ async def _prune_forever(store: Store) -> None:
         dropped = store.prune_occurrences(time.time() - UNCLAIMED_TTL_SECONDS)
         if dropped:
             logger.info("occurrences.pruned", extra={"count": dropped})
+        forgotten = store.prune_deliveries(time.time() - DELIVERY_MEMORY_SECONDS)
+        if forgotten:
+            logger.info("deliveries.pruned", extra={"count": forgotten})
         await asyncio.sleep(PRUNE_EVERY_SECONDS)

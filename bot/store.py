@@ -563,6 +563,13 @@ class Store:
         )
         return cursor.rowcount == 1
 
+    def prune_deliveries(self, older_than: float) -> int:
+        """Forget old delivery ids; GitHub redelivers within days, not weeks."""
+        cursor = self._db.execute(
+            "DELETE FROM deliveries WHERE received_at < ?", (older_than,)
+        )
+        return cursor.rowcount
+
     def forget_delivery(self, delivery_id: str) -> None:
         self._db.execute("DELETE FROM deliveries WHERE delivery_id = ?", (delivery_id,))
 

@@ -115,3 +115,9 @@ def test_a_retried_job_counts_its_occurrence_once(store):
     fix = store.tally("o/r", occurrence)
     assert fix.occurrences == 4
     assert fix.text == "t"
+
+
+def test_old_deliveries_are_forgotten(store):
+    store.first_delivery("old", "push")
+    assert store.prune_deliveries(time.time() + 1) == 1
+    assert store.first_delivery("old", "push")
