@@ -29,7 +29,9 @@ from .settings import SetupSettings
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_PATH = Path(__file__).resolve().parents[1] / "app-manifest.yml"
+# A link to the repository's top-level app-manifest.yml, so an installed
+# package carries the manifest too.
+MANIFEST_PATH = Path(__file__).resolve().parent / "app-manifest.yml"
 # A state is good for one round trip to GitHub and back.
 STATE_TTL_SECONDS = 3600
 MAX_PENDING_STATES = 100
