@@ -267,8 +267,7 @@ async def test_a_line_comment_retry_sees_its_hunk_and_thread(bot, pull):
     event = webhooks.pull_request_review_comment_created(
         bot.github, DEMO_REPO, number, command["id"]
     )
-    # GitHub sends in_reply_to_id with a reply; the builder's example lacks it.
-    event["comment"]["in_reply_to_id"] = first["id"]
+    assert event["comment"]["in_reply_to_id"] == first["id"]
     response = await bot.webhook("pull_request_review_comment", event)
     await bot.drain()
 
@@ -528,3 +527,25 @@ async def test_a_declined_fix_waits_for_a_retry_on_the_closed_pull(bot, pull, pa
     assert _bot_replies(bot, number) == [
         f"Tried again from scratch: see #{pulls[1]['number']}."
     ]
+
+
+async def test_a_reopened_fix_is_the_live_fix_again(bot, pull, payload):
+    """Reopening a declined PR must not let a /retry open a second one."""
+    # Given the fix PR was closed unmerged, then reopened by a human
+    number = pull["number"]
+    bot.github.close_pull(DEMO_REPO, number, merged=False)
+    closed = webhooks.pull_request_closed(bot.github, DEMO_REPO, number)
+    assert (await bot.webhook("pull_request", closed)).status == 200
+    bot.github.reopen_pull(DEMO_REPO, number)
+    reopened = webhooks.pull_request_reopened(bot.github, DEMO_REPO, number)
+    assert (await bot.webhook("pull_request", reopened)).status == 200
+
+    # When a maintainer asks for a retry
+    bot.bedrock.script(RETRY_ANSWER)
+    await _comment(bot, number, MIA, "/retry cover a null Records too")
+    await bot.drain()
+
+    # Then it is pushed to the same PR, and no second PR opens
+    assert len(bot.github.pulls(DEMO_REPO)) == 1
+    head = bot.github.pulls(DEMO_REPO)[0]["head"]["ref"]
+    assert RETRY_LINE in bot.github.file(DEMO_REPO, head, "scan.py")

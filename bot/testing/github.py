@@ -847,6 +847,15 @@ class FakeGitHub:
             issue.merged_by = self._user(by).login
             issue.merge_commit_sha = sha
 
+    def reopen_pull(self, full_name: str, number: int) -> None:
+        """Reopen a closed, unmerged pull request as a human would."""
+        issue = self._repos[full_name].issues[number]
+        if issue.merged_at is not None:
+            raise ValueError("a merged pull request cannot be reopened")
+        issue.state = "open"
+        issue.closed_at = None
+        issue.updated_at = _now()
+
     # ----- reading (assertions)
 
     def repo(self, full_name: str) -> Repo:

@@ -472,6 +472,16 @@ def pull_request_closed(
     return payload
 
 
+def pull_request_reopened(
+    fake: FakeGitHub, full_name: str, number: int, sender: str = "octocat"
+) -> Json:
+    """After ``FakeGitHub.reopen_pull``."""
+    payload = _repo_event(fake, example("pull_request", "reopened"), full_name, sender)
+    payload["number"] = number
+    payload["pull_request"] = _as_pull(payload["pull_request"], fake, full_name, number)
+    return payload
+
+
 def _no_reactions(url: str) -> Json:
     counts = ("+1", "-1", "laugh", "confused", "heart", "hooray", "eyes", "rocket")
     return {"url": url, "total_count": 0, **dict.fromkeys(counts, 0)}
@@ -585,5 +595,8 @@ def pull_request_review_comment_created(
             "start_side": None,
         }
     )
+    if live.get("in_reply_to_id") is not None:
+        # GitHub names the thread's first comment on every reply.
+        comment["in_reply_to_id"] = live["in_reply_to_id"]
     payload["comment"] = comment
     return payload
