@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import functools
 import itertools
 import json
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +21,8 @@ from aiohttp import web
 from botocore.loaders import Loader
 from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.validate import ParamValidator
+
+from .loopback import LoopbackServer
 
 Json = dict[str, Any]
 
@@ -144,15 +144,13 @@ class _Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeBedrock:
+class FakeBedrock(LoopbackServer):
     """Answers ``POST /model/{modelId}/converse`` from a FIFO script."""
 
     def __init__(self) -> None:
-        self.url = ""
         self.calls: list[Call] = []
         self.violations: list[str] = []
         self._script: deque[_Answer] = deque()
-        self._runner: web.AppRunner | None = None
 
     # ----- scripting
 
@@ -203,30 +201,11 @@ class FakeBedrock:
 
     # ----- lifecycle
 
-    async def start(self) -> str:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/model/{model_id}/converse", self._converse)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self.url
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @contextlib.asynccontextmanager
-    async def serve(self) -> AsyncIterator[str]:
-        url = await self.start()
-        try:
-            yield url
-        finally:
-            await self.close()
+        return app
 
     # ----- HTTP
 

@@ -7,7 +7,6 @@ Every request and response is checked against ``@octokit/openapi`` (see
 from __future__ import annotations
 
 import base64
-import contextlib
 import difflib
 import functools
 import hashlib
@@ -16,7 +15,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from bot.testing import contracts
+from bot.testing.loopback import LoopbackServer
 
 API_VERSION = "2022-11-28"
 SPEC_HOST = "https://api.github.com"
@@ -585,7 +585,7 @@ _CTX = web.RequestKey("ctx", _Ctx)
 _PAYLOAD = web.RequestKey("payload", Any)
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     """GitHub's REST API for one GitHub App, in memory, on 127.0.0.1."""
 
     def __init__(
@@ -594,7 +594,6 @@ class FakeGitHub:
         self.app_id = app_id
         self.public_key_pem = public_key_pem
         self.slug = slug
-        self.url = ""
         self.calls: list[tuple[str, str, int]] = []
         self.violations: list[str] = []
         self._openapi = contracts.github_openapi()
@@ -613,7 +612,6 @@ class FakeGitHub:
         self._check_runs: dict[int, Json] = {}
         self._rate_used: dict[str, int] = {}
         self._rate_reset = int(time.time()) + 3600
-        self._runner: web.AppRunner | None = None
         self.created_at = _now() - timedelta(days=30)
         self.owner = self._user("self-heal-org", "Organization")
         self.bot = self._user(f"{slug}[bot]", "Bot")
@@ -621,30 +619,15 @@ class FakeGitHub:
 
     # ----- lifecycle
 
-    async def start(self) -> str:
+    def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         self._routes(app)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        self.build = Builders(self.url)
-        return self.url
+        return app
 
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @contextlib.asynccontextmanager
-    async def serve(self) -> AsyncIterator[str]:
-        url = await self.start()
-        try:
-            yield url
-        finally:
-            await self.close()
+    async def start(self) -> str:
+        url = await super().start()
+        self.build = Builders(url)
+        return url
 
     # ----- seeding
 

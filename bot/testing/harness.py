@@ -31,6 +31,7 @@ from ..settings import Settings
 from . import webhooks
 from .bedrock import FakeBedrock
 from .github import FakeGitHub
+from .loopback import start_on_loopback
 
 APP_ID = 424242
 WEBHOOK_SECRET = "stand-in-webhook-secret"
@@ -145,15 +146,11 @@ async def running_bot(
         app = make_app(
             settings, provider=stand_in_provider(bedrock.url), sync_on_start=False
         )
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
+        runner, url = await start_on_loopback(app)
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
         session = await stack.enter_async_context(aiohttp.ClientSession())
         yield Harness(
-            url=f"http://{host}:{port}",
+            url=url,
             app=app,
             settings=settings,
             github=github,
