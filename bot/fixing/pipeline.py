@@ -40,15 +40,15 @@ UNCLAIMED_TTL_SECONDS = 24 * 3600
 class Attempt:
     """A model answer turned into checked file changes, or the reason not."""
 
-    completion: Completion | None
-    result: EditResult | None
-    title: str
-    root_cause: str
-    explanation: str
-    prompt_chars: int
-    input_tokens: int
-    output_tokens: int
-    failure: str | None
+    completion: Completion | None = None
+    result: EditResult | None = None
+    title: str = ""
+    root_cause: str = ""
+    explanation: str = ""
+    prompt_chars: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    failure: str | None = "not asked"
 
     @property
     def ok(self) -> bool:
@@ -244,35 +244,22 @@ class FixPipeline:
         read_more: Any,
     ) -> Attempt:
         """Ask the model, apply its edits, and give it one repair round."""
+        attempt = Attempt()
         history: tuple[Turn, ...] = ()
         user = prompt.user
-        prompt_chars = 0
-        tokens_in = tokens_out = 0
-        completion: Completion | None = None
-        answer = None
-        result: EditResult | None = None
         for round_number in range(2):
             try:
                 completion = await self.s.provider.complete(
                     system=prompt.system, prompt=user, model=model, history=history
                 )
             except ModelError as exc:
-                return Attempt(
-                    completion,
-                    result,
-                    "",
-                    "",
-                    "",
-                    prompt_chars,
-                    tokens_in,
-                    tokens_out,
-                    f"the model could not be asked: {exc}",
-                )
-            prompt_chars += (
-                len(prompt.system) + len(user) + sum(len(t.text) for t in history)
-            )
-            tokens_in += completion.input_tokens
-            tokens_out += completion.output_tokens
+                attempt.failure = f"the model could not be asked: {exc}"
+                return attempt
+            attempt.completion = completion
+            attempt.prompt_chars += len(prompt.system) + len(user)
+            attempt.prompt_chars += sum(len(turn.text) for turn in history)
+            attempt.input_tokens += completion.input_tokens
+            attempt.output_tokens += completion.output_tokens
             answer = read_answer(completion.text)
             for block in answer.blocks:
                 if block.path not in files:
@@ -283,43 +270,25 @@ class FixPipeline:
                 may_edit=config.may_edit,
                 max_files=config.max_files,
             )
+            attempt.result = result
+            attempt.title = answer.title
+            attempt.root_cause = answer.root_cause
+            attempt.explanation = answer.explanation
             problems = [p.message for p in result.problems] + answer.problems
             if not answer.blocks:
-                problems.append("the answer holds no SEARCH/REPLACE block")
+                problems.append("the model proposed no edit")
             if not problems and result.ok:
-                return Attempt(
-                    completion,
-                    result,
-                    answer.title,
-                    answer.root_cause,
-                    answer.explanation,
-                    prompt_chars,
-                    tokens_in,
-                    tokens_out,
-                    None,
-                )
+                attempt.failure = None
+                return attempt
+            attempt.failure = "; ".join(problems) or "no edit applied"
+            # An answer that explains why it cannot fix is not worth a repair.
             if round_number == 1 or (not answer.blocks and answer.root_cause):
                 break
             logger.info("fix.repair_round", extra={"problems": problems})
             history = (Turn("user", user), Turn("assistant", completion.text))
             nearest = {p.path: p.nearest for p in result.problems if p.nearest}
             user = prompts.repair_prompt(problems, nearest)
-        assert answer is not None
-        reasons = [p.message for p in result.problems] if result else []
-        reasons += answer.problems
-        if not answer.blocks:
-            reasons.append("the model proposed no edit")
-        return Attempt(
-            completion,
-            result,
-            answer.title,
-            answer.root_cause,
-            answer.explanation,
-            prompt_chars,
-            tokens_in,
-            tokens_out,
-            "; ".join(reasons) or "no edit applied",
-        )
+        return attempt
 
     def record(
         self,
