@@ -48,9 +48,8 @@ async def test_bedrock_refusal_becomes_model_error(fake_bedrock):
 
 
 def test_cost_comes_from_the_price_table():
-    completion = Completion("t", "m", 2000, 1000, "end_turn")
-    assert estimate_cost(completion, {"m": (0.003, 0.015)}) == pytest.approx(0.021)
-    assert estimate_cost(completion, {}) is None
+    assert estimate_cost("m", 2000, 1000, {"m": (0.003, 0.015)}) == pytest.approx(0.021)
+    assert estimate_cost("m", 2000, 1000, {}) is None
 
 
 @pytest.fixture

@@ -301,16 +301,9 @@ class FixPipeline:
         pr_number: int | None = None,
     ) -> float | None:
         """Store the attempt with its tokens and cost; return the cost."""
-        cost = None
-        if attempt.completion is not None:
-            total = Completion(
-                attempt.completion.text,
-                model,
-                attempt.input_tokens,
-                attempt.output_tokens,
-                attempt.completion.stop_reason,
-            )
-            cost = estimate_cost(total, dict(self.s.settings.prices))
+        cost = estimate_cost(
+            model, attempt.input_tokens, attempt.output_tokens, self.s.settings.prices
+        )
         self.s.store.add_attempt(
             repo=repo,
             fingerprint=fingerprint,

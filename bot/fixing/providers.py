@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,14 +43,13 @@ class ModelProvider(Protocol):
 
 
 def estimate_cost(
-    completion: Completion, prices: dict[str, tuple[float, float]] | None
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    prices: Mapping[str, tuple[float, float]],
 ) -> float | None:
-    """US dollars for one call, from per-1k-token prices; None when unpriced."""
-    if not prices or completion.model not in prices:
+    """US dollars for some tokens, from per-1k-token prices; None when unpriced."""
+    if model not in prices:
         return None
-    per_in, per_out = prices[completion.model]
-    return round(
-        completion.input_tokens / 1000 * per_in
-        + completion.output_tokens / 1000 * per_out,
-        6,
-    )
+    per_in, per_out = prices[model]
+    return round(input_tokens / 1000 * per_in + output_tokens / 1000 * per_out, 6)
