@@ -23,7 +23,7 @@ from ..tracebacks import Frame, Traceback, short_fingerprint
 from ..tracebacks.inapp import is_in_app
 from . import bodies, prompts
 from .context import FrameSite, build_context
-from .edits import EditResult, apply_blocks, read_answer, unified_diff
+from .edits import EditResult, apply_blocks, read_answer
 from .mapping import PathIndex
 from .providers import Completion, ModelError, Turn, estimate_cost
 
@@ -472,7 +472,3 @@ def _first_line(message: str | None) -> str:
     return (
         (message or "").strip().splitlines()[0][:200] if (message or "").strip() else ""
     )
-
-
-def diff_of(before: dict[str, str | None], after: dict[str, str]) -> str:
-    return unified_diff(before, after)
