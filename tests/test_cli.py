@@ -1,0 +1,43 @@
+"""The console script: serve's start-up errors, and help for every command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bot.cli import main
+
+SERVE = [sys.executable, "-m", "bot", "--port", "0"]
+
+
+def _env(tmp_path, **extra) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SELF_HEAL_")}
+    env["SELF_HEAL_CREDENTIALS_FILE"] = str(tmp_path / "none.json")
+    env["SELF_HEAL_DATABASE"] = str(tmp_path / "db.sqlite3")
+    env.update(extra)
+    return env
+
+
+def test_serve_stops_with_one_line_naming_a_missing_setting(tmp_path):
+    done = subprocess.run(
+        SERVE,
+        env=_env(tmp_path, SELF_HEAL_APP_ID="12"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "SELF_HEAL_PRIVATE_KEY" in done.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["demo"], ["scan"], ["keys"]])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    assert "usage: self-heal" in capsys.readouterr().out
