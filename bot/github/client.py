@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+import gidgethub
 import gidgethub.aiohttp
 
 logger = logging.getLogger(__name__)
 
 API_VERSION = "2022-11-28"
 USER_AGENT = "self-healing-code"
+# Wait out a secondary rate limit or a GitHub hiccup this often, this long.
+MAX_RETRIES = 2
+MAX_WAIT_SECONDS = 60.0
+RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
 class CallCounter:
@@ -54,6 +60,34 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         )
         self.counter = counter or CallCounter()
 
+    async def handle_rate_limit_error(
+        self,
+        *,
+        method: str,
+        url: str,
+        exception: gidgethub.HTTPException,
+        attempt: int,
+    ) -> bool:
+        """Wait and retry a rate-limited or failing call, a bounded number of times.
+
+        https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately
+        """
+        status = int(exception.status_code)
+        limited = isinstance(exception, gidgethub.RateLimitExceeded) or (
+            status == 403 and "retry-after" in exception.headers
+        )
+        if attempt > MAX_RETRIES or not (limited or status in RETRY_STATUSES):
+            return False
+        wait = _seconds_to_wait(exception.headers, attempt)
+        if wait > MAX_WAIT_SECONDS:
+            return False
+        logger.warning(
+            "github.retrying",
+            extra={"method": method, "url": url, "status": status, "wait": wait},
+        )
+        await self.sleep(wait)
+        return True
+
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
@@ -76,3 +110,14 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             },
         )
         return status, response_headers, data
+
+
+def _seconds_to_wait(headers: Mapping[str, str], attempt: int) -> float:
+    """GitHub's `retry-after`, else until the limit resets, else a short backoff."""
+    retry_after = headers.get("retry-after", "")
+    if retry_after.isdigit():
+        return float(retry_after)
+    reset = headers.get("x-ratelimit-reset", "")
+    if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
+        return max(0.0, int(reset) - time.time())
+    return float(2 ** (attempt - 1))
