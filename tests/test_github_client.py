@@ -25,6 +25,7 @@ async def flaky(aiohttp_server):
 
     app = web.Application()
     app.router.add_get("/thing", answer)
+    app.router.add_post("/create", answer)
     return await aiohttp_server(app), script, seen
 
 
@@ -74,4 +75,19 @@ async def test_other_client_errors_are_not_retried(flaky, monkeypatch):
     script.append((404, {}))
     with pytest.raises(gidgethub.BadRequest):
         await _get(server, monkeypatch)
+    assert len(seen) == 1
+
+
+async def test_a_post_that_met_a_server_error_is_not_sent_twice(flaky, monkeypatch):
+    server, script, seen = flaky
+    script.append((502, {}))
+
+    async def no_sleep(self, seconds: float) -> None:
+        pass
+
+    monkeypatch.setattr(GitHubClient, "sleep", no_sleep)
+    async with aiohttp.ClientSession() as session:
+        gh = GitHubClient(session, base_url=str(server.make_url("")), oauth_token="t")
+        with pytest.raises(gidgethub.GitHubBroken):
+            await gh.post("/create", data={"x": 1})
     assert len(seen) == 1

@@ -18,7 +18,8 @@ USER_AGENT = "self-healing-code"
 # Wait out a secondary rate limit or a GitHub hiccup this often, this long.
 MAX_RETRIES = 2
 MAX_WAIT_SECONDS = 60.0
-RETRY_STATUSES = {429, 500, 502, 503, 504}
+RETRY_STATUSES = {500, 502, 503, 504}
+IDEMPOTENT_METHODS = {"GET", "PUT", "PATCH", "DELETE"}
 
 
 class CallCounter:
@@ -76,7 +77,10 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         limited = isinstance(exception, gidgethub.RateLimitExceeded) or (
             status == 403 and "retry-after" in exception.headers
         )
-        if attempt > MAX_RETRIES or not (limited or status in RETRY_STATUSES):
+        # A rate-limited call was refused, so any method may go again; after a
+        # 5xx a POST may have landed, and a second one would make a duplicate.
+        retry_broken = status in RETRY_STATUSES and method in IDEMPOTENT_METHODS
+        if attempt > MAX_RETRIES or not (limited or status == 429 or retry_broken):
             return False
         wait = _seconds_to_wait(exception.headers, attempt)
         if wait > MAX_WAIT_SECONDS:
