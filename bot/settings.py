@@ -80,10 +80,15 @@ class SetupSettings:
             if github_url == DEFAULT_GITHUB_URL
             else github_url + ENTERPRISE_API_PATH
         )
+        public_url = (env.get(PUBLIC_URL_ENV) or "").strip().rstrip("/") or None
+        if public_url and not public_url.startswith(("https://", "http://")):
+            raise SettingsError(
+                f"bad setting {PUBLIC_URL_ENV}: {public_url!r} needs https://"
+            )
         return cls(
             github_url=github_url,
             github_api_url=api_url.rstrip("/"),
-            public_url=(env.get(PUBLIC_URL_ENV) or "").rstrip("/") or None,
+            public_url=public_url,
             credentials_file=env.get(CREDENTIALS_FILE_ENV) or DEFAULT_CREDENTIALS_FILE,
         )
 
@@ -96,10 +101,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings | SetupS
     env = dict(os.environ if environ is None else environ)
     setup = SetupSettings.from_env(env)
     stored = _read_credentials(setup.credentials_file)
-    if not any(
-        env.get(name, "").strip() or stored.get(key)
-        for name, key, _ in _APP_CREDENTIALS
-    ):
+    # A variable that is set but empty (a failed secret injection, say) counts
+    # as given: it must stop start-up, never open the set-up pages.
+    if not any(name in env or stored.get(key) for name, key, _ in _APP_CREDENTIALS):
         return setup
     return Settings.from_env(env)
 
@@ -140,9 +144,18 @@ class Settings:
         for env_name, key, _ in _APP_CREDENTIALS:
             if not env.get(env_name, "").strip() and stored.get(key):
                 env[env_name] = str(stored[key])
+        missing = [
+            f"{name} ({what})"
+            for name, _, what in _APP_CREDENTIALS
+            if not env.get(name, "").strip()
+        ]
+        if missing:
+            raise SettingsError("missing settings: " + "; ".join(missing))
         app_id, private_key, webhook_secret = (
-            _required(env, name, what) for name, _, what in _APP_CREDENTIALS
+            env[name].strip() for name, _, _ in _APP_CREDENTIALS
         )
+        if not app_id.isdigit():
+            raise SettingsError(f"bad setting {APP_ID_ENV}: {app_id!r} is not a number")
         return cls(
             app_id=app_id,
             private_key=_private_key(private_key),

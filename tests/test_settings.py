@@ -75,10 +75,13 @@ def test_credentials_file_fills_in_what_the_environment_lacks(tmp_path):
 
 def test_nothing_about_the_app_means_set_up_mode(tmp_path):
     settings = s.load_settings(
-        {s.CREDENTIALS_FILE_ENV: str(tmp_path / "none.json"), s.PUBLIC_URL_ENV: "x/"}
+        {
+            s.CREDENTIALS_FILE_ENV: str(tmp_path / "none.json"),
+            s.PUBLIC_URL_ENV: "https://heal.example.com/",
+        }
     )
     assert isinstance(settings, s.SetupSettings)
-    assert settings.public_url == "x"
+    assert settings.public_url == "https://heal.example.com"
     assert settings.github_api_url == s.DEFAULT_GITHUB_API_URL
 
 
@@ -137,3 +140,28 @@ def test_an_openai_compatible_provider_needs_its_base_url():
 def test_an_unknown_provider_is_named():
     with pytest.raises(s.SettingsError, match="'vertex' is not one of bedrock, openai"):
         s.Settings.from_env(_env(**{s.MODEL_PROVIDER_ENV: "vertex"}))
+
+
+def test_an_empty_app_setting_stops_start_up_instead_of_opening_set_up(tmp_path):
+    """Regression: SELF_HEAL_APP_ID= (a failed secret injection) opened /setup."""
+    env = {s.CREDENTIALS_FILE_ENV: str(tmp_path / "none.json"), s.APP_ID_ENV: ""}
+    with pytest.raises(s.SettingsError) as caught:
+        s.load_settings(env)
+    # Every missing one is named at once, still on one line.
+    for name in (s.APP_ID_ENV, s.PRIVATE_KEY_ENV, s.WEBHOOK_SECRET_ENV):
+        assert name in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_app_id_must_be_a_number():
+    with pytest.raises(s.SettingsError, match="'abc' is not a number"):
+        s.Settings.from_env(_env(**{s.APP_ID_ENV: "abc"}))
+
+
+def test_a_public_url_needs_its_scheme(tmp_path):
+    env = {
+        s.CREDENTIALS_FILE_ENV: str(tmp_path / "none.json"),
+        s.PUBLIC_URL_ENV: "heal.example.com",
+    }
+    with pytest.raises(s.SettingsError, match=s.PUBLIC_URL_ENV):
+        s.load_settings(env)
