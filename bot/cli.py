@@ -12,6 +12,8 @@ from .settings import SettingsError, SetupSettings, load_settings
 
 logger = logging.getLogger(__name__)
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -19,10 +21,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the GitHub App service")
-    serve.add_argument("--host", default="0.0.0.0")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--log-level", default="INFO")
+    serve = commands.add_parser(
+        "serve",
+        help="run the GitHub App service",
+        description="Run the service. Settings come from SELF_HEAL_* environment "
+        "variables (see the README); with no app registered yet, only the "
+        "set-up pages run.",
+    )
+    serve.add_argument(
+        "--host", default="0.0.0.0", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=_port, default=8080, help="port (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default="INFO",
+        help="default: %(default)s",
+    )
 
     commands.add_parser(
         "demo", help="run the whole path on a bundled payload, with stand-ins"
@@ -32,11 +50,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     scan.add_argument("paths", nargs="+", metavar="PATH", help="a file, or - for stdin")
     scan.add_argument("--json", action="store_true", help="print JSON")
 
-    keys = commands.add_parser("keys", help="manage forwarder keys")
-    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    keys = commands.add_parser(
+        "keys",
+        help="manage forwarder keys",
+        description="Forwarder keys, kept in the database SELF_HEAL_DATABASE names.",
+    )
+    key_commands = keys.add_subparsers(
+        dest="keys_command", metavar="{create,list,revoke}", required=True
+    )
     create = key_commands.add_parser("create", help="make a new key and print it")
-    create.add_argument("--installation", type=int, required=True)
-    create.add_argument("--log-group-prefix")
+    create.add_argument(
+        "--installation",
+        type=_positive,
+        required=True,
+        help="the installation id whose repositories the key may reach",
+    )
+    create.add_argument(
+        "--log-group-prefix", help="only log groups starting with this (optional)"
+    )
     key_commands.add_parser("list", help="list keys (never their secrets)")
     revoke = key_commands.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key_id")
@@ -70,8 +101,29 @@ def _serve(args: argparse.Namespace) -> int:
         url = f"{settings.public_url or f'http://{host}:{args.port}'}/setup"
         # Only the set-up pages run until the app is registered; say where.
         logger.warning("setup.required", extra={"open": url})
-    web.run_app(make_app(settings), host=args.host, port=args.port, access_log=None)
+    try:
+        web.run_app(make_app(settings), host=args.host, port=args.port, access_log=None)
+    except OSError as exc:
+        print(
+            f"self-heal: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2
     return 0
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0 to 65535)")
+    return port
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not an id")
+    return number
 
 
 def _scan(args: argparse.Namespace) -> int:

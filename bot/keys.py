@@ -11,15 +11,25 @@ from .settings import DATABASE_ENV, DEFAULT_DATABASE
 from .store import Store
 
 KEY_ID_PREFIX = "fk_"
-CREATED_TEMPLATE = """key id: {key_id}
+CREATED_TEMPLATE = """\
+key id: {key_id}
 secret: {secret}
-Store the secret in Secrets Manager now; it is not shown again."""
+(kept in {database})
+
+The secret is not shown again. Put it in Secrets Manager for the forwarder:
+  aws secretsmanager create-secret --name self-heal-forwarder \\
+    --secret-string '{secret}'
+and deploy the forwarder with this key:
+  sam deploy --guided --parameter-overrides ForwarderKeyId={key_id} \\
+    ForwarderSecretArn=<the ARN printed above> BotUrl=... LogGroupNames=..."""
 UNKNOWN_INSTALLATION_TEMPLATE = (
     "self-heal keys: warning: installation {installation} is not in the index "
     "(yet); the key routes nothing until it is"
 )
 LISTED_TEMPLATE = "{key_id}  installation {installation}  {scope}  {state}"
-NO_KEY_TEMPLATE = "self-heal keys: no active key {key_id}"
+NO_KEY_TEMPLATE = "self-heal keys: no key {key_id} in {database}"
+ALREADY_REVOKED_TEMPLATE = "self-heal keys: {key_id} was already revoked"
+NO_KEYS_TEMPLATE = "no keys in {database}"
 
 
 def create_key(
@@ -33,7 +43,15 @@ def create_key(
 
 
 def main(args: argparse.Namespace) -> int:
-    store = Store(os.environ.get(DATABASE_ENV) or DEFAULT_DATABASE)
+    database = os.environ.get(DATABASE_ENV) or DEFAULT_DATABASE
+    if args.keys_command != "create" and not os.path.exists(database):
+        # Never make an empty database just to say it is empty.
+        if args.keys_command == "list":
+            print(NO_KEYS_TEMPLATE.format(database=database))
+            return 0
+        print(NO_KEY_TEMPLATE.format(key_id=args.key_id, database=database))
+        return 1
+    store = Store(database)
     try:
         if args.keys_command == "create":
             if args.installation not in store.installation_ids():
@@ -42,10 +60,15 @@ def main(args: argparse.Namespace) -> int:
                 )
                 print(message, file=sys.stderr)
             key_id, secret = create_key(store, args.installation, args.log_group_prefix)
-            print(CREATED_TEMPLATE.format(key_id=key_id, secret=secret))
+            print(
+                CREATED_TEMPLATE.format(key_id=key_id, secret=secret, database=database)
+            )
             return 0
         if args.keys_command == "list":
-            for key in store.list_keys():
+            keys = store.list_keys()
+            if not keys:
+                print(NO_KEYS_TEMPLATE.format(database=database))
+            for key in keys:
                 print(
                     LISTED_TEMPLATE.format(
                         key_id=key.key_id,
@@ -58,7 +81,14 @@ def main(args: argparse.Namespace) -> int:
         if store.revoke_key(args.key_id):
             print(f"revoked {args.key_id}")
             return 0
-        print(NO_KEY_TEMPLATE.format(key_id=args.key_id), file=sys.stderr)
+        known = store.key(args.key_id)
+        if known is not None:
+            print(ALREADY_REVOKED_TEMPLATE.format(key_id=args.key_id), file=sys.stderr)
+            return 0
+        print(
+            NO_KEY_TEMPLATE.format(key_id=args.key_id, database=database),
+            file=sys.stderr,
+        )
         return 1
     finally:
         store.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -178,6 +179,10 @@ class ForwarderKey:
 class Store:
     def __init__(self, path: str) -> None:
         self.path = path
+        if path != ":memory:" and not os.path.exists(path):
+            # Keys' secrets live here: readable by this user only. SQLite gives
+            # its -wal and -shm files the same mode as the database.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -171,10 +171,29 @@ def test_the_cli_creates_lists_and_revokes_keys(tmp_path, monkeypatch, capsys):
     assert secret not in listed
 
     assert cli.main(["keys", "revoke", key_id]) == 0
-    assert cli.main(["keys", "revoke", key_id]) == 1
     assert "revoked" in capsys.readouterr().out
+    # Revoking twice is no failure, but says so.
+    assert cli.main(["keys", "revoke", key_id]) == 0
+    assert "already revoked" in capsys.readouterr().err
+    assert cli.main(["keys", "revoke", "fk_nope"]) == 1
+    assert "no key fk_nope in" in capsys.readouterr().err
     cli.main(["keys", "list"])
     assert "revoked" in capsys.readouterr().out
+
+
+def test_listing_never_makes_a_database(tmp_path, monkeypatch, capsys):
+    database = tmp_path / "nowhere.sqlite3"
+    monkeypatch.setenv(s.DATABASE_ENV, str(database))
+    assert cli.main(["keys", "list"]) == 0
+    assert f"no keys in {database}" in capsys.readouterr().out
+    assert not database.exists()
+
+
+def test_the_database_holding_secrets_is_private(tmp_path, monkeypatch):
+    database = tmp_path / "keys.sqlite3"
+    monkeypatch.setenv(s.DATABASE_ENV, str(database))
+    cli.main(["keys", "create", "--installation", "9"])
+    assert database.stat().st_mode & 0o777 == 0o600
 
 
 def test_a_key_for_an_unknown_installation_warns(tmp_path, monkeypatch, capsys):
