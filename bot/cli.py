@@ -134,10 +134,10 @@ def _scan(args: argparse.Namespace) -> int:
     for path in args.paths:
         try:
             if path == "-":
-                inputs.append(sys.stdin.buffer.read())
+                inputs.append(("stdin", sys.stdin.buffer.read()))
             else:
                 with open(path, "rb") as handle:
-                    inputs.append(handle.read())
+                    inputs.append((path, handle.read()))
         except OSError as exc:
             print(f"self-heal scan: {path}: {exc.strerror}", file=sys.stderr)
             return 2

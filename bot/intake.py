@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
 MAX_OCCURRENCES = 5_000
 MAX_BATCH_ID = 200
+_FINGERPRINT_RE = re.compile(r"[0-9a-f]{64}")
 
 
 class IntakeError(Exception):
@@ -152,7 +154,7 @@ def _record(
         ):
             return None
         for tb, text, item in rows:
-            fp = fingerprint(tb)
+            fp = _fingerprint(item, tb)
             occurrence_id = store.add_occurrence(
                 fingerprint=fp,
                 log_group=log_group,
@@ -168,6 +170,18 @@ def _record(
             store.add_job("occurrence", {"occurrence_id": occurrence_id}, fix_lane(fp))
     services.queue.wake()
     return len(ids)
+
+
+def _fingerprint(item: dict[str, Any], tb: Traceback) -> str:
+    """The forwarder's fingerprint when well formed, else our own.
+
+    The forwarder sees the whole batch, and ties a cut rendering of an error
+    to the whole one logged beside it; the traceback alone cannot.
+    """
+    posted = item.get("fingerprint")
+    if isinstance(posted, str) and _FINGERPRINT_RE.fullmatch(posted):
+        return posted
+    return fingerprint(tb)
 
 
 def _occurrence(item: Any) -> tuple[Traceback, str, dict[str, Any]]:

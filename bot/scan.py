@@ -10,6 +10,7 @@ from .tracebacks import (
     Found,
     Frame,
     Relation,
+    UnreadableInput,
     find_in_events,
     fingerprint,
     read_log_input,
@@ -25,24 +26,37 @@ class Group:
     log_groups: list[str] = field(default_factory=list)
 
 
-def scan(inputs: list[bytes]) -> list[Group]:
-    """Group every traceback in the inputs; most frequent first.
+def scan(inputs: list[tuple[str, bytes]]) -> list[Group]:
+    """Group every traceback in the named inputs; most frequent first.
 
-    Raises the parser's UnreadableInput for input it cannot read.
+    Raises the parser's UnreadableInput, naming the input, for one it cannot
+    read.
     """
     groups: dict[str, Group] = {}
-    for data in inputs:
-        for log_group, events in read_log_input(data):
+    for name, data in inputs:
+        try:
+            readings = read_log_input(data)
+        except UnreadableInput as exc:
+            raise UnreadableInput(f"{name}: {exc}") from exc
+        for log_group, events in readings:
             for found in find_in_events(events):
-                fp = fingerprint(found.traceback)
+                # The parser ties a cut rendering to the whole one beside it.
+                fp = found.fingerprint or fingerprint(found.traceback)
                 group = groups.get(fp)
                 if group is None:
                     group = groups[fp] = Group(fp, found)
+                elif _completeness(found) > _completeness(group.found):
+                    group.found = found  # show the fullest rendering
                 group.count += 1
                 if log_group and log_group not in group.log_groups:
                     group.log_groups.append(log_group)
     # Stable: equal counts keep the order they were first seen in.
     return sorted(groups.values(), key=lambda g: -g.count)
+
+
+def _completeness(found: Found) -> tuple[bool, bool, int]:
+    tb = found.traceback
+    return (not tb.partial, tb.final.type is not None, len(tb.final.frames))
 
 
 def as_json(groups: list[Group]) -> dict[str, Any]:
@@ -97,14 +111,15 @@ def as_text(groups: list[Group]) -> str:
             message = message[:99] + "…"
         lines.append(
             f"{group.count:>6}  {group.fingerprint[:12]}  "
-            f"{final.type or '(unknown type)'}: {message}"
+            f"{final.type or '(type not logged)'}: {message or '(no message)'}"
         )
         frame = next(
             (f for b in reversed(tb.blocks) for f in reversed(b.frames) if f.in_app),
             None,
         )
         if frame is not None:
-            lines.append(
-                f"{'':6}  {'':12}  at {frame.file}:{frame.line} in {frame.function}"
-            )
+            where = f"{frame.file or '?'}:{frame.line or '?'}"
+            if frame.function:
+                where += f" in {frame.function}"
+            lines.append(f"{'':6}  {'':12}  at {where}")
     return "\n".join(lines) + "\n"

@@ -377,6 +377,10 @@ class Store:
             text=row["text"],
         )
 
+    def pending_occurrence_fingerprints(self) -> list[str]:
+        rows = self._db.execute("SELECT fingerprint FROM occurrences ORDER BY id")
+        return [row[0] for row in rows]
+
     def occurrence_ids_for(self, log_groups: list[str]) -> list[tuple[int, str]]:
         """Waiting occurrences of these log groups: (id, fingerprint) pairs."""
         marks = ", ".join("?" for _ in log_groups)

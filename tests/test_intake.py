@@ -150,3 +150,14 @@ async def test_a_malformed_batch_id_is_400(bot, batch_id):
     body = json.dumps({**json.loads(_body()), "batch_id": batch_id}).encode()
     status, answer = await _post(bot, body)
     assert status == 400 and answer["error"].startswith("batch_id")
+
+
+async def test_the_forwarders_fingerprint_ties_renderings_together(bot):
+    """A cut rendering gets the fingerprint of the whole one the forwarder saw."""
+    whole = "f" * 64
+    items = [_item(fingerprint=whole), _item(fingerprint="not-hex")]
+    assert await _post(bot, _body(items=items)) == (202, {"accepted": 2})
+    rows = bot.services.store.pending_occurrence_fingerprints()
+    assert rows[0] == whole
+    assert rows[1] != "not-hex" and len(rows[1]) == 64
+    await bot.drain()

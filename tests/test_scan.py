@@ -148,3 +148,19 @@ def test_plain_output_names_the_innermost_in_app_frame(capsys):
     assert "json.decoder.JSONDecodeError" in out
     # The last frame is stdlib; the line shown is the app's own.
     assert "dcard/posts.py:100 in format" in out
+
+
+def test_renderings_of_one_error_group_and_show_the_fullest(capsys):
+    """Case 007: a terminal overprint, a cut console row and the full event."""
+    out = _scan_json(capsys, str(_case("007") / "input.log"))
+    (group,) = out["groups"]
+    assert group["count"] == 3
+    assert group["exception"]["type"] == "KeyError"
+    assert group["frames"][-1]["function"] == "notify_followers"
+
+
+def test_an_unreadable_file_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(bytes(range(256)) * 4)
+    assert main(["scan", str(_case("019") / "input.log"), str(bad)]) == 2
+    assert str(bad) in capsys.readouterr().err
