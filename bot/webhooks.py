@@ -29,7 +29,8 @@ async def post_webhook(request: web.Request) -> web.Response:
         )
     except gidgethub.ValidationFailure as exc:
         logger.warning("webhook.bad_signature", extra={"error": str(exc)})
-        return web.json_response({"error": "signature does not match"}, status=401)
+        # gidgethub says which: no signature header, or one that does not match.
+        return web.json_response({"error": f"signature: {exc}"}, status=401)
     except (gidgethub.BadRequest, KeyError, ValueError) as exc:
         logger.warning("webhook.malformed", extra={"error": str(exc)})
         return web.json_response({"error": f"malformed delivery: {exc}"}, status=400)

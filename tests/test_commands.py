@@ -21,6 +21,13 @@ def test_a_retry_takes_the_following_lines_as_feedback():
     ]
 
 
+@pytest.mark.parametrize("typed", ["/Retry", "/RETRY", "  /Help"])
+def test_commands_are_read_in_any_case(typed):
+    """A phone capitalises the first letter of a comment."""
+    (command,) = read_commands(f"{typed} please")
+    assert command.verb in (Verb.RETRY, Verb.HELP)
+
+
 def test_a_bare_retry_has_no_feedback():
     assert read_commands("/retry") == [Command(Verb.RETRY, "")]
 

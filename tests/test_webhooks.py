@@ -58,8 +58,9 @@ async def test_a_bad_signature_is_401(installed):
 async def test_a_missing_signature_is_401(installed):
     headers, body = webhooks.signed("x", "ping", webhooks.ping(installed.github))
     del headers["X-Hub-Signature-256"]
-    status, _ = await _raw(installed, headers, body)
+    status, answer = await _raw(installed, headers, body)
     assert status == 401
+    assert answer["error"] == "signature: signature is missing"
 
 
 @pytest.mark.parametrize(

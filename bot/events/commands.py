@@ -43,7 +43,10 @@ REVIEW_HINT_TEMPLATE = (
 
 # Up to three spaces: four make a Markdown code block. The command must end at
 # a space or the line's end, so `/retry-later` or `/helpful` are not commands.
-_COMMAND_RE = re.compile(r"^ {0,3}/(retry|ignore|unignore|help)(?=[ \t]|$)[ \t]*(.*)$")
+# Any case: a phone capitalises the first letter of a comment.
+_COMMAND_RE = re.compile(
+    r"^ {0,3}/(retry|ignore|unignore|help)(?=[ \t]|$)[ \t]*(.*)$", re.IGNORECASE
+)
 _QUOTE_RE = re.compile(r"^\s*>")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 
@@ -83,7 +86,7 @@ def read_commands(body: str | None) -> list[Command]:
         if match:
             if feedback is not None:
                 commands[-1] = Command(Verb.RETRY, "\n".join(feedback).strip())
-            verb = Verb(match.group(1))
+            verb = Verb(match.group(1).lower())
             commands.append(Command(verb, match.group(2).strip()))
             feedback = [match.group(2)] if verb is Verb.RETRY else None
         elif feedback is not None:
