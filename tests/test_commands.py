@@ -50,7 +50,6 @@ def test_the_other_verbs(verb):
         "/retry-later",
         "/helpful",
         "/ignored",
-        "/RETRY",  # commands are lower case, like GitHub's own
     ],
 )
 def test_lines_that_are_not_commands(body):
