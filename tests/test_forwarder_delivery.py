@@ -127,12 +127,21 @@ def _handler_for(bot: FakeBot) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    # A "slow" answer is written after the client gave up: the broken pipe is
+    # the point of that test, not an error to print over pytest's output.
+    daemon_threads = False
+    block_on_close = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass
+
+
 @contextmanager
 def running_bot() -> Iterator[FakeBot]:
     """Start a FakeBot on a free loopback port; stop it on exit."""
     fake = FakeBot()
-    fake.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
-    fake.server.daemon_threads = True
+    fake.server = _QuietServer(("127.0.0.1", 0), _handler_for(fake))
     thread = threading.Thread(
         target=fake.server.serve_forever, args=(0.02,), daemon=True
     )
