@@ -91,7 +91,9 @@ def print_result(result: DemoResult, out: TextIO) -> None:
     )
     print(f"stand-in GitHub: {checks}", file=out)
     print(
-        "stand-in Bedrock: checked against botocore's bedrock-runtime model", file=out
+        "stand-in Bedrock: checked against botocore's bedrock-runtime model; "
+        "it plays a recorded answer",
+        file=out,
     )
     print(
         f"forwarder: {result.forwarder_record.get('tracebacks_found')} traceback(s) "

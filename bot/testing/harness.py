@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -101,17 +102,21 @@ class Harness:
         )
 
     async def forward(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Run the forwarder handler on a subscription event, off the loop."""
+        """Run the forwarder handler on a subscription event, off the loop.
+
+        The handler prints its one JSON log line, as on Lambda; here the line
+        is kept out of the output and its record returned instead.
+        """
         assert self.settings.forwarder_key_id and self.settings.forwarder_secret
-        return await asyncio.to_thread(
-            forward,
-            event,
-            settings=ForwarderSettings(
-                self.url,
-                self.settings.forwarder_key_id,
-                self.settings.forwarder_secret,
-            ),
+        settings = ForwarderSettings(
+            self.url, self.settings.forwarder_key_id, self.settings.forwarder_secret
         )
+
+        def run() -> dict[str, Any]:
+            with contextlib.redirect_stdout(io.StringIO()):
+                return forward(event, settings=settings)
+
+        return await asyncio.to_thread(run)
 
 
 @contextlib.asynccontextmanager
