@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,139 @@ def test_plain_log_lines_are_not_tracebacks() -> None:
         "REPORT RequestId: 8b0a5f2e-3c1d-4e5f-9a8b-7c6d5e4f3a2b\tDuration: 1 ms\n"
     )
     assert find_tracebacks(text) == []
+
+
+def _lambda_error(message: str, function: str = "handler") -> str:
+    """Lambda's own uncaught-error rendering: NBSP indents, no exception line."""
+    return (
+        f"[ERROR] KeyError: {message}\n"
+        "Traceback (most recent call last):\n"
+        f'\u00a0\u00a0File "/var/task/{function}.py", line 36, in {function}\n'
+        "\u00a0\u00a0\u00a0\u00a0result = ACTIONS[event['action']]\n"
+    )
+
+
+def test_adjacent_lambda_errors_stay_apart() -> None:
+    """Lambda errors printed back to back used to read as one traceback.
+
+    A Lambda error has no exception line, so after its last frame came the
+    next error's `[ERROR] KeyError: ...` line. `_read_block` took it for a
+    reflowed source line because frames followed within three lines (those of
+    the next error, under its header), then swallowed the next header the same
+    way: five errors gave one traceback with five frames and the first message.
+    """
+    text = "".join(_lambda_error(f"'k{n}'", f"f{n}") for n in range(5))
+    found = find_tracebacks(text)
+    assert [f.traceback.final.message for f in found] == [f"'k{n}'" for n in range(5)]
+    assert [[fr.function for fr in f.traceback.final.frames] for f in found] == [
+        [f"f{n}"] for n in range(5)
+    ]
+    assert not any(f.traceback.partial for f in found)
+
+
+def test_two_cut_tracebacks_in_a_row_stay_apart() -> None:
+    """A header under a frame is a new traceback, never that frame's source."""
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "/app/a.py", line 1, in first\n'
+        "Traceback (most recent call last):\n"
+        '  File "/app/b.py", line 2, in second\n'
+        "    second()\n"
+        "ValueError: second\n"
+    )
+    found = find_tracebacks(text)
+    assert [[fr.function for fr in f.traceback.final.frames] for f in found] == [
+        ["first"],
+        ["second"],
+    ]
+    assert found[0].traceback.final.frames[0].source is None
+
+
+# --- adversarial input: the parser stays linear -------------------------------
+
+_FRAME = '  File "/var/task/a.py", line 1, in f\n'
+_TAIL = 'Traceback (most recent call last):\n  File "a.py", line 1, in f\n'
+
+# Each shape at a scale `n` (about n characters). Before the fixes noted, the
+# shape took time quadratic in n (the regex that did so in parentheses).
+ADVERSARIAL = {
+    # LAMBDA_HEADER_RE's lazy `.*?\s*$` over trailing whitespace.
+    "lambda-header-padded": lambda n: "[ERROR] KeyError: 'a" + " " * n + "'\n" + _TAIL,
+    # LAMBDA_PREFIX_RE searched from inside an upper-case run.
+    "upper-case-run-above-header": lambda n: "A" * n + "\n" + _TAIL,
+    # FLAT_EXC_RE and FLAT_SPLIT_RE retried inside a whitespace run.
+    "flattened-with-whitespace-run": lambda n: (
+        'Traceback (most recent call last): File "a.py", line 1, in f' + " " * n + "x\n"
+    ),
+    # REPR_HINT_RES' lazy `.*?` from every repeated opening.
+    "repr-openings": lambda n: "(<class 'X'>, Y(" * (n // 16) + "\n" + _TAIL,
+    "celery-openings": lambda n: "raised unexpected: X(" * (n // 21) + "\n" + _TAIL,
+    "asyncio-openings": lambda n: "exception=X(" * (n // 12) + "\n" + _TAIL,
+    # Already linear; kept so they stay so.
+    "long-line-of-words": lambda n: "word " * (n // 5) + "\n",
+    "file-markers-one-line": lambda n: 'File "a.py", line 1, in f ' * (n // 26),
+    "file-markers-unclosed": lambda n: 'File "' * (n // 6) + "\n",
+    "frame-lines": lambda n: _FRAME * (n // len(_FRAME)),
+    "flattened-frames": lambda n: (
+        "Traceback (most recent call last): "
+        + 'File "a.py", line 1, in f  ' * (n // 27)
+    ),
+    "nested-json": lambda n: (
+        '{"errorType": "E", "a": ' + "[" * (n // 2) + "]" * (n // 2) + "}\n"
+    ),
+    "unclosed-json": lambda n: '{"stackTrace": ' + "[" * n + "\n",
+    "json-keys-one-line": lambda n: '{"errorType": ' * (n // 14) + "\n",
+    "long-message": lambda n: _TAIL + "ValueError: " + "x " * (n // 2) + "\n",
+    "long-source-line": lambda n: _TAIL + "    " + "(" * n + "\nValueError: x\n",
+    "escaped-frames": lambda n: (
+        '"message": "Traceback (most recent call last):\\n'
+        + '  File \\"a.py\\", line 1, in f\\n' * (n // 31)
+        + '"\n'
+    ),
+    "overprinted-frames": lambda n: '", line 1, in f ' * (n // 16) + "x\n",
+    "chain-of-colons": lambda n: (
+        'Traceback (most recent call last): File "a.py", line 1, in f '
+        + "  A:" * (n // 4)
+    ),
+}
+
+
+def _best_seconds(func, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@pytest.mark.parametrize("shape", sorted(ADVERSARIAL))
+def test_adversarial_input_scales_linearly(shape: str) -> None:
+    """Four times the input may cost about four times the time, not sixteen.
+
+    Timing-relative, so it holds on a slow or busy machine: the small and the
+    large run are measured in turns (best of three each). A quadratic shape
+    at these sizes took 16x or (for the ones noted in ADVERSARIAL) seconds
+    against milliseconds; the bound allows 10x plus a splitlines() floor.
+    """
+    small, large = ADVERSARIAL[shape](5_000), ADVERSARIAL[shape](20_000)
+    small_s = large_s = floor_s = float("inf")
+    for _ in range(3):
+        small_s = min(small_s, _best_seconds(lambda: find_tracebacks(small), 1))
+        large_s = min(large_s, _best_seconds(lambda: find_tracebacks(large), 1))
+        floor_s = min(floor_s, _best_seconds(lambda: large.splitlines(), 1))
+    assert large_s < 10 * small_s + 200 * floor_s, (small_s, large_s, floor_s)
+
+
+def test_megabytes_of_adversarial_input_parse_in_bounded_time() -> None:
+    """All shapes at 120k characters each (a few MB): bounded by splitlines().
+
+    A log of nothing but real tracebacks costs the parser a few hundred times
+    splitlines() (every line is a frame to read); the quadratic shapes cost
+    tens of thousands of times. The bound sits between, with a wide margin.
+    """
+    text = "\n".join(build(120_000) for build in ADVERSARIAL.values())
+    assert len(text) > 2_000_000
+    floor_s = _best_seconds(text.splitlines)
+    parse_s = _best_seconds(lambda: find_tracebacks(text), 1)
+    assert parse_s < 2_000 * floor_s, (parse_s, floor_s)

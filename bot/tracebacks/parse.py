@@ -83,22 +83,28 @@ EXCEPTIONY_RE = re.compile(
 )
 CHAIN_CAUSE = "The above exception was the direct cause of the following exception:"
 CHAIN_CONTEXT = "During handling of the above exception, another exception occurred:"
+# `msg` runs to the end of the line and is stripped in code: a lazy `.*?\s*$`
+# retried the whitespace run at every position (quadratic on padded lines).
 LAMBDA_HEADER_RE = re.compile(
-    r"(?:^|\s)\[ERROR\] (?P<type>[A-Za-z_][\w.]*)(?:: ?(?P<msg>.*?))?\s*$"
+    r"(?:^|\s)\[ERROR\] (?P<type>[A-Za-z_][\w.]*)(?:: ?(?P<msg>.*)|\s*)$"
 )
+# The level starts where an upper-case run starts: searching from inside a
+# long run retried the rest of it at every position (quadratic).
 LAMBDA_PREFIX_RE = re.compile(
-    r"\[?[A-Z]+\]?\t[^\t\n]*\t(?P<rid>[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})\t"
+    r"(?<![A-Z])\[?[A-Z]+\]?\t[^\t\n]*\t(?P<rid>[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})\t"
 )
 REQUEST_ID_RE = re.compile(
     r"RequestId: (?P<rid>[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})"
 )
-# The exception repr that logging/celery/asyncio print before a traceback.
+# The exception repr that logging/celery/asyncio print before a traceback:
+# (regex up to the opening parenthesis of the arguments, what ends them).
+# The arguments are cut with `str.find`, not `.*?`: a lazy run retried from
+# every repeated opening was quadratic on a line full of them. None: the
+# arguments run to the line's last `)` (celery's `raised unexpected: X(...)`).
 REPR_HINT_RES = (
-    re.compile(
-        r"\(<class '(?P<type>[\w.]+)'>, [\w.]+\((?P<args>.*?)\), <traceback object"
-    ),
-    re.compile(r"raised unexpected: (?P<type>[\w.]+)\((?P<args>.*)\)\s*$"),
-    re.compile(r"exception=(?P<type>[\w.]+)\((?P<args>.*?)\)>"),
+    (re.compile(r"\(<class '(?P<type>[\w.]+)'>, [\w.]+\("), "), <traceback object"),
+    (re.compile(r"raised unexpected: (?P<type>[\w.]+)\("), None),
+    (re.compile(r"exception=(?P<type>[\w.]+)\("), ")>"),
 )
 # A line that starts a new log record and so ends an exception message.
 LOG_START_RE = re.compile(
@@ -123,11 +129,13 @@ SKELETON_RE = re.compile(
 JSON_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}
-FLAT_SPLIT_RE = re.compile(r'\s+(?=File ")')
+# Both start a whitespace run at its first character only: trying every
+# position inside a long run was quadratic.
+FLAT_SPLIT_RE = re.compile(r'(?<!\s)\s+(?=File ")')
 FLAT_FRAME_RE = re.compile(
     r'File "(?P<file>[^"]*)", line (?P<line>\d+), in (?P<func>\S+)(?P<rest>.*)$'
 )
-FLAT_EXC_RE = re.compile(r"(?:^|\s{2,})(?=(?P<type>[A-Za-z_][\w.]*):(?: |$))")
+FLAT_EXC_RE = re.compile(r"(?:^|(?<=\s\s))(?=(?P<type>[A-Za-z_][\w.]*):(?: |$))")
 _LEADING_NBSP_RE = re.compile(r"^[ \xa0]+|(?<=\| )[ \xa0]+")
 LINE_START_BRACE_RE = re.compile(r"^[ \t]*\{", re.MULTILINE)
 
@@ -445,7 +453,8 @@ def _from_header(lines: list[str], i: int, floor: int):
             break
     if final.type is None and lambda_header:
         final.type = lambda_header["type"]
-        final.message = lambda_header["msg"]
+        msg = lambda_header["msg"]
+        final.message = msg.rstrip() if msg is not None else None
         if hint_lines[0] is not lambda_header.string:
             shown_lines = [lambda_header.group().strip(), *shown_lines]
         else:
@@ -649,7 +658,10 @@ def _read_block(lines: list[str], k: int, notes_mode: bool):
     while k < n:
         line = lines[k]
         stripped = line.strip()
-        if not stripped:
+        if not stripped or _is_header(line, stripped):
+            # A header further down starts the next traceback (Lambda prints
+            # uncaught errors without an exception line, so one can follow
+            # the last frame directly).
             break
         frame = FRAME_RE.match(line)
         if (
@@ -748,7 +760,9 @@ def _read_block(lines: list[str], k: int, notes_mode: bool):
 def _exception_soon(lines: list[str], k: int) -> bool:
     for j in range(k, min(k + 3, len(lines))):
         line = lines[j]
-        if not line.strip():
+        stripped = line.strip()
+        if not stripped or _is_header(line, stripped):
+            # Frames under a header belong to that next traceback.
             return False
         if FRAME_RE.match(line):
             return True
@@ -756,6 +770,16 @@ def _exception_soon(lines: list[str], k: int) -> bool:
         if exc and exc["colon"] and _is_type(exc["type"], True):
             return True
     return False
+
+
+def _is_header(line: str, stripped: str) -> bool:
+    """Whether `line` holds a traceback header (indented: only at its start)."""
+    if "most recent call last" not in line:
+        return False
+    if line[0] in " \t\xa0":
+        # An indented source line may quote a header; a real one leads.
+        return bool(HEADER_RE.match(stripped))
+    return bool(HEADER_RE.search(line))
 
 
 def _more_frame_text(lines: list[str], k: int) -> bool:
@@ -802,10 +826,23 @@ def _finish_blocks(blocks: list[ExceptionBlock]) -> None:
 
 
 def _type_from_repr(line: str) -> tuple[str, str | None] | None:
-    for pattern in REPR_HINT_RES:
-        match = pattern.search(line)
-        if match:
-            return match["type"], _repr_args(match["args"])
+    for pattern, closing in REPR_HINT_RES:
+        if closing is None:
+            stripped = line.rstrip()
+            if not stripped.endswith(")"):
+                continue
+            last = len(stripped) - 1
+        else:
+            last = line.rfind(closing)
+            if last == -1:
+                continue
+        # The first repr whose arguments close somewhere after it; a later
+        # opening cannot end sooner, so one search decides.
+        match = pattern.search(line, 0, last)
+        if match is None or match.end() > last:
+            continue
+        end = last if closing is None else line.find(closing, match.end())
+        return match["type"], _repr_args(line[match.end() : end])
     return None
 
 
