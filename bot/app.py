@@ -52,6 +52,7 @@ def make_app(
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/tracebacks", intake.post_tracebacks)
+    app[intake.REPLAYS_KEY] = intake.new_replay_memory()
     app.router.add_post("/webhooks/github", webhooks.post_webhook)
     setup.add_routes(app, settings.setup, app_id=settings.app_id)
 

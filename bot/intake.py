@@ -8,6 +8,7 @@ import re
 import time
 from typing import Any
 
+import cachetools
 from aiohttp import web
 
 from lambda_forwarder import signing
@@ -23,6 +24,10 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
 MAX_OCCURRENCES = 5_000
 MAX_BATCH_ID = 200
+# Counts beyond this are no count a log could hold; SQLite stops at 2**63.
+MAX_COUNT = 10**9
+MAX_REMEMBERED_SIGNATURES = 100_000
+UNKNOWN_OR_BAD = "unknown key id or signature does not match"
 _FINGERPRINT_RE = re.compile(r"[0-9a-f]{64}")
 
 
@@ -36,14 +41,33 @@ def error_response(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+def new_replay_memory() -> cachetools.TTLCache[tuple[str, str], bool]:
+    """Signatures recorded lately: a signed body is good for the whole window."""
+    return cachetools.TTLCache(
+        maxsize=MAX_REMEMBERED_SIGNATURES, ttl=2 * signing.MAX_SKEW_SECONDS
+    )
+
+
+REPLAYS_KEY = web.AppKey("replays", cachetools.TTLCache)
+
+
 async def post_tracebacks(request: web.Request) -> web.Response:
     services = request.app[SERVICES_KEY]
+    replays = request.app[REPLAYS_KEY]
     try:
         body = await request.read()
         key = _verify(services, request, body)
+        seen = (key.key_id, request.headers[signing.SIGNATURE_HEADER])
         log_group, items, batch_id = _read_body(body)
         _check_scope(key, log_group)
-        accepted = _record(services, key, log_group, items, batch_id)
+        # A batch id makes a resend harmless for good; without one, the same
+        # signed bytes replayed inside the window are what we must refuse.
+        accepted = (
+            None
+            if seen in replays
+            else _record(services, key, log_group, items, batch_id)
+        )
+        replays[seen] = True
     except IntakeError as exc:
         logger.warning(
             "intake.rejected",
@@ -58,7 +82,7 @@ async def post_tracebacks(request: web.Request) -> web.Response:
     if accepted is None:
         # Answered as a success: the sender retries what it already sent.
         logger.info(
-            "intake.duplicate_batch", extra={"key_id": key.key_id, "batch_id": batch_id}
+            "intake.duplicate", extra={"key_id": key.key_id, "batch_id": batch_id}
         )
         return web.json_response({"accepted": 0, "duplicate": True}, status=202)
     logger.info(
@@ -74,17 +98,20 @@ def _verify(services: Services, request: web.Request, body: bytes) -> ForwarderK
     signature = request.headers.get(signing.SIGNATURE_HEADER, "")
     if not key_id or not timestamp or not signature:
         raise IntakeError(401, "missing signature headers")
-    key = find_key(services, key_id)
-    if key is None or key.revoked:
-        raise IntakeError(401, "unknown or revoked key id")
     try:
         sent_at = int(timestamp)
     except ValueError:
         raise IntakeError(401, "timestamp is not whole seconds") from None
     if abs(time.time() - sent_at) > signing.MAX_SKEW_SECONDS:
         raise IntakeError(401, "timestamp outside the 5 minute window")
+    key = find_key(services, key_id)
+    # One answer for an unknown key and a wrong signature, so the answers do
+    # not tell which key ids exist; the log line says which it was.
+    if key is None or key.revoked:
+        logger.info("intake.unknown_key", extra={"key_id": key_id})
+        raise IntakeError(401, UNKNOWN_OR_BAD)
     if not signing.signature_matches(key.secret, sent_at, body, signature):
-        raise IntakeError(401, "signature does not match")
+        raise IntakeError(401, UNKNOWN_OR_BAD)
     return key
 
 
@@ -100,6 +127,25 @@ def find_key(services: Services, key_id: str) -> ForwarderKey | None:
     return services.store.key(key_id)
 
 
+def _without_lone_surrogates(value: Any) -> Any:
+    """JSON may escape half a surrogate pair (a file name Python read with
+    surrogateescape); no UTF-8 store or API takes one, so it becomes U+FFFD."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {
+            _without_lone_surrogates(k): _without_lone_surrogates(v)
+            for k, v in value.items()
+        }
+    return value
+
+
 def _check_scope(key: ForwarderKey, log_group: str) -> None:
     if key.log_group_prefix and not log_group.startswith(key.log_group_prefix):
         raise IntakeError(403, f"key may not send log group {log_group!r}")
@@ -107,9 +153,11 @@ def _check_scope(key: ForwarderKey, log_group: str) -> None:
 
 def _read_body(body: bytes) -> tuple[str, list[dict[str, Any]], str | None]:
     try:
-        data = json.loads(body)
+        data = _without_lone_surrogates(json.loads(body))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IntakeError(400, f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise IntakeError(400, "body is nested too deeply") from None
     if not isinstance(data, dict):
         raise IntakeError(400, "body must be a JSON object")
     log_group = data.get("log_group")
@@ -193,12 +241,16 @@ def _occurrence(item: Any) -> tuple[Traceback, str, dict[str, Any]]:
     if text is not None and not isinstance(text, str):
         raise ValueError("text must be a string")
     count = item.get("count", 1)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError("count must be a whole number of 1 or more")
+    if (
+        isinstance(count, bool)
+        or not isinstance(count, int)
+        or not 0 < count <= MAX_COUNT
+    ):
+        raise ValueError(f"count must be a whole number from 1 to {MAX_COUNT}")
     for name in ("first_seen", "last_seen"):
         value = item.get(name)
         if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int)
+            isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**53
         ):
             raise ValueError(f"{name} must be epoch milliseconds")
     stream = item.get("log_stream")

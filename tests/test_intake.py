@@ -54,8 +54,8 @@ async def test_a_signed_body_is_accepted_and_queued(bot):
 @pytest.mark.parametrize(
     ("what", "expected"),
     [
-        ("wrong secret", "signature does not match"),
-        ("unknown key", "unknown or revoked key id"),
+        ("wrong secret", "unknown key id or signature does not match"),
+        ("unknown key", "unknown key id or signature does not match"),
         ("too old", "timestamp outside the 5 minute window"),
         ("from the future", "timestamp outside the 5 minute window"),
         ("no headers", "missing signature headers"),
@@ -161,3 +161,25 @@ async def test_the_forwarders_fingerprint_ties_renderings_together(bot):
     assert rows[0] == whole
     assert rows[1] != "not-hex" and len(rows[1]) == 64
     await bot.drain()
+
+
+async def test_the_same_signed_bytes_replayed_count_once(bot):
+    """Without a batch id, a captured request replayed in the window is refused."""
+    body, at = _body(), int(time.time())
+    assert await _post(bot, body, at=at) == (202, {"accepted": 1})
+    assert await _post(bot, body, at=at) == (202, {"accepted": 0, "duplicate": True})
+    await bot.drain()
+
+
+async def test_half_a_surrogate_pair_is_replaced_not_a_500(bot):
+    """A file name read with surrogateescape reaches JSON as a lone \\udcff."""
+    item = _item(text="Traceback (most recent call last):\n bad \udcff name")
+    body = json.dumps({"log_group": LOG_GROUP, "occurrences": [item]}).encode()
+    assert await _post(bot, body) == (202, {"accepted": 1})
+    await bot.drain()
+
+
+@pytest.mark.parametrize("count", [10**30, -1])
+async def test_an_impossible_count_is_400(bot, count):
+    status, answer = await _post(bot, _body(items=[_item(count=count)]))
+    assert status == 400 and "count" in answer["error"]

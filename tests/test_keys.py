@@ -33,10 +33,11 @@ KeyError: 'id'
 CONFIG = f"log_groups: [{SHARED_GROUP}]\nignore: {{types: [KeyError]}}\n"
 
 
-def body(log_group: str) -> bytes:
+def body(log_group: str, batch: int = 0) -> bytes:
     found = find_tracebacks(TRACEBACK_TEXT)[0]
     item = {"traceback": found.traceback.to_dict(), "text": found.text, "count": 1}
-    return json.dumps({"log_group": log_group, "occurrences": [item]}).encode()
+    data = {"log_group": log_group, "occurrences": [item], "batch_id": f"b{batch}"}
+    return json.dumps(data).encode()
 
 
 async def post(bot, key_id: str, secret: str, data: bytes, *, at: int | None = None):
@@ -84,8 +85,8 @@ async def test_a_key_reaches_only_its_own_installation(two_installations, caplog
     caplog.set_level(logging.INFO)
 
     # When each installation's key sends a traceback for the shared group
-    for key_id, secret in (acme_key, globex_key, acme_key):
-        response = await post(bot, key_id, secret, body(SHARED_GROUP))
+    for n, (key_id, secret) in enumerate((acme_key, globex_key, acme_key)):
+        response = await post(bot, key_id, secret, body(SHARED_GROUP, n))
         assert response.status == 202, await response.text()
         await bot.drain()
 

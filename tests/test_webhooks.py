@@ -60,7 +60,7 @@ async def test_a_missing_signature_is_401(installed):
     del headers["X-Hub-Signature-256"]
     status, answer = await _raw(installed, headers, body)
     assert status == 401
-    assert answer["error"] == "signature: signature is missing"
+    assert answer["error"] == "signature: X-Hub-Signature-256 is missing"
 
 
 @pytest.mark.parametrize(
