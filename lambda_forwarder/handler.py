@@ -10,9 +10,8 @@ from typing import Any
 
 from bot.tracebacks import (
     Found,
-    LogEvent,
     decode_subscription_event,
-    find_in_events,
+    find_in_subscription,
     fingerprint,
     redact,
     redact_traceback,
@@ -65,7 +64,8 @@ def forward(
         log_stream = data.get("logStream")
         raw_events = data.get("logEvents") or []
         record["events_scanned"] = len(raw_events)
-        found = find_in_events(_log_events(raw_events, log_stream))
+        # LogEvents are built only for events holding a traceback.
+        found = find_in_subscription(raw_events, log_stream)
         record["tracebacks_found"] = len(found)
         if not found:
             record["outcome"] = "no_tracebacks"
@@ -164,19 +164,6 @@ def collect_occurrences(
             traceback=traceback.to_dict(),
         )
     return list(merged.values())
-
-
-def _log_events(
-    raw_events: list[dict[str, Any]], log_stream: str | None
-) -> list[LogEvent]:
-    # Positional and in one comprehension: this runs once per event of a
-    # batch of up to 10,000, where keyword calls cost a measurable share.
-    return [
-        LogEvent(
-            raw.get("message") or "", raw.get("timestamp"), log_stream, raw.get("id")
-        )
-        for raw in raw_events
-    ]
 
 
 def _deadline(context: Any, policy: RetryPolicy) -> float:

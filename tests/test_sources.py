@@ -245,3 +245,185 @@ def test_lambda_json_log_format_record() -> None:
     assert found.traceback.final.type == "ZeroDivisionError"
     assert found.traceback.final.frames[0].source == "1 / 0"
     assert found.request_id == RID_A
+
+
+def _lambda_error(message: str, function: str = "handler") -> str:
+    """Lambda's own uncaught-error event: NBSP indents, no exception line."""
+    return (
+        f"[ERROR] KeyError: {message}\n"
+        "Traceback (most recent call last):\n"
+        f'\u00a0\u00a0File "/var/task/{function}.py", line 36, in {function}\n'
+        "\u00a0\u00a0\u00a0\u00a0result = ACTIONS[event['action']]\n"
+    )
+
+
+def test_adjacent_lambda_error_events_are_one_traceback_each() -> None:
+    """Five Lambda error events of one request came out as one traceback.
+
+    With no START line between them they join one request's text, where each
+    error's `[ERROR]` line and header were read as source lines of the error
+    before (the parser's `_read_block`); now each event is its own traceback.
+    """
+    events = [
+        LogEvent(_lambda_error(f"'k{n}'", f"f{n}"), 100 + n, "s") for n in range(5)
+    ]
+    found = find_in_events(events)
+    assert [f.traceback.final.message for f in found] == [f"'k{n}'" for n in range(5)]
+    assert [f.timestamp for f in found] == [100 + n for n in range(5)]
+    assert [f.traceback.final.frames[0].function for f in found] == [
+        f"f{n}" for n in range(5)
+    ]
+
+
+def test_a_lambda_error_event_ends_its_traceback() -> None:
+    """The event after a Lambda error is not that error's exception line.
+
+    Lambda prints no exception line under its traceback, so the next event's
+    `Retrying: attempt 2` read as `Retrying` with message `attempt 2`.
+    """
+    events = [
+        LogEvent(_lambda_error("'action'"), 1, "s"),
+        LogEvent("Retrying: 2", 2, "s"),
+    ]
+    (found,) = find_in_events(events)
+    assert found.traceback.final.type == "KeyError"
+    assert found.traceback.final.message == "'action'"
+
+
+def test_request_ids_are_read_only_around_tracebacks(monkeypatch) -> None:
+    """Per-event work happens near triggers only, not on every event.
+
+    The forwarder bench spent three quarters of `find_in_events` matching the
+    Lambda prefix (and searching for request ids) on each of thousands of
+    events; now a batch is joined and searched for traceback markers once.
+    """
+    import bot.tracebacks.sources as sources
+
+    calls = []
+
+    class Counting:
+        def __init__(self, pattern):
+            self.pattern = pattern
+
+        def match(self, *args):
+            calls.append(args)
+            return self.pattern.match(*args)
+
+        def search(self, *args):
+            calls.append(args)
+            return self.pattern.search(*args)
+
+    monkeypatch.setattr(sources, "LAMBDA_PREFIX_RE", Counting(sources.LAMBDA_PREFIX_RE))
+    noise = [
+        LogEvent(f"[INFO]\t2026-12-03T10:00:00Z\t{RID_A}\tstep {n} done\n", n, "s")
+        for n in range(5_000)
+    ]
+    events = [*noise[:2_500], LogEvent(_lambda_error("'x'"), 9, "s"), *noise[2_500:]]
+    (found,) = find_in_events(events)
+    assert found.request_id == RID_A
+    assert len(calls) < 100
+    calls.clear()
+    assert find_in_events(noise) == []
+    assert calls == []
+
+
+def _reference(events: list[LogEvent]) -> list[tuple]:
+    """Read each (stream, request) group whole, as find_in_events once did."""
+    import bisect as _bisect
+
+    from bot.tracebacks.parse import scan
+    from bot.tracebacks.sources import _read_event
+
+    groups: dict = {}
+    current: dict = {}
+    for order, event in enumerate(events):
+        rid, body, ends = _read_event(event.message)
+        if rid is not None:
+            current[event.log_stream] = rid
+        key = (event.log_stream, current.get(event.log_stream))
+        groups.setdefault(key, []).append((order, event, body, ends))
+    out = []
+    for (_stream, rid), items in groups.items():
+        offsets, parts, pos = [], [], 0
+        for _order, _event, body, ends in items:
+            offsets.append(pos)
+            parts.append(body)
+            pos += len(body) + 1
+            if ends:
+                parts.append("")
+                pos += 1
+        for hit in scan("\n".join(parts)):
+            order, event, _, _ = items[_bisect.bisect_right(offsets, hit.start) - 1]
+            out.append((order, _key(hit.traceback, event, hit.request_id or rid)))
+    return [key for _, key in sorted(out, key=lambda pair: pair[0])]
+
+
+def _key(tb, event: LogEvent, rid) -> tuple:
+    final = tb.final
+    frames = tuple((f.file, f.line, f.function) for f in final.frames)
+    return (final.type, final.message, frames, tb.partial, event.timestamp, rid)
+
+
+def _random_stream(seed: int) -> list[LogEvent]:
+    import random
+
+    rng = random.Random(seed)
+    rids = [f"6234bffe-149a-b642-81ff-{n:012d}" for n in range(4)]
+    events: list[LogEvent] = []
+    for _ in range(rng.randint(20, 120)):
+        rid = rng.choice(rids)
+        roll = rng.random()
+        if roll < 0.1:
+            messages = [f"START RequestId: {rid} Version: $LATEST\n"]
+        elif roll < 0.2:
+            messages = [_lambda_error(f"'k{len(events)}'", rng.choice("fgh"))]
+        elif roll < 0.3:
+            messages = [
+                f"[ERROR]\t2026-12-03T10:00:00Z\t{rid}\t{line}"
+                for line in (
+                    "Traceback (most recent call last):",
+                    f'  File "/var/task/app.py", line {len(events)}, in go',
+                    "    go()",
+                    f"ValueError: bad {len(events)}",
+                )
+            ]
+        elif roll < 0.35:
+            record = {
+                "requestId": rid,
+                "errorType": "TypeError",
+                "errorMessage": f"t{len(events)}",
+                "stackTrace": ['  File "/var/task/j.py", line 2, in j\n    j()\n'],
+            }
+            messages = [json.dumps(record)]
+        elif roll < 0.45:
+            messages = ["Traceback (most recent call last):", "  noise line"]
+        else:
+            messages = [f"[INFO]\t2026-12-03T10:00:00Z\t{rid}\tstep {len(events)}\n"]
+            messages += ["unmarked line"] * rng.randint(0, 3)
+        events += [LogEvent(m, len(events) + k, "s") for k, m in enumerate(messages)]
+    return events
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_reading_around_triggers_matches_reading_each_request_whole(seed) -> None:
+    events = _random_stream(seed)
+    got = [
+        _key(f.traceback, LogEvent("", f.timestamp), f.request_id)
+        for f in find_in_events(events)
+    ]
+    assert got == _reference(events)
+
+
+def test_find_in_subscription_matches_find_in_events() -> None:
+    from bot.tracebacks import find_in_subscription
+
+    events = _random_stream(7)
+    raw = [
+        {"id": str(n), "timestamp": e.timestamp, "message": e.message}
+        for n, e in enumerate(events)
+    ]
+    by_events = find_in_events(events)
+    by_raw = find_in_subscription(raw, "s")
+    assert [(f.text, f.timestamp, f.request_id, f.fingerprint) for f in by_raw] == [
+        (f.text, f.timestamp, f.request_id, f.fingerprint) for f in by_events
+    ]

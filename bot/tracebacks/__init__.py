@@ -11,6 +11,7 @@ from .sources import (
     UnreadableInput,
     decode_subscription_event,
     find_in_events,
+    find_in_subscription,
     read_log_input,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "UnreadableInput",
     "decode_subscription_event",
     "find_in_events",
+    "find_in_subscription",
     "find_tracebacks",
     "fingerprint",
     "is_in_app",
