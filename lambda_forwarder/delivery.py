@@ -83,7 +83,11 @@ DEFAULT_POLICY = RetryPolicy()
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    # A log line may hold half a surrogate pair (a file name Python decoded
+    # with surrogateescape). UTF-8 cannot carry it; as a JSON escape it travels
+    # and the bot replaces it, where a plain encode would lose the whole batch.
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8", "backslashreplace")
 
 
 def build_batches(

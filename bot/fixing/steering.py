@@ -12,7 +12,14 @@ from typing import Any
 
 import gidgethub
 
-from ..events.commands import Source, Verb, attempts_left, reply
+from ..events.commands import (
+    Source,
+    Verb,
+    attempts_left,
+    is_bot,
+    may_command,
+    reply,
+)
 from ..github import repos
 from ..github.client import GitHubClient
 from ..repo_config import RepoConfig, parse_config
@@ -101,7 +108,12 @@ class Steering:
             # second attempt. The person who asked hears of it and can ask again.
             logger.exception("command.failed", extra=fields)
             body = FAILED_TEMPLATE.format(error=type(exc).__name__)
-        await reply(gh, full_name, number, source, body)
+        try:
+            await reply(gh, full_name, number, source, body)
+        except gidgethub.GitHubException:
+            # The work is done; failing the job now would run it again.
+            logger.exception("command.reply_failed", extra=fields)
+            return
         logger.info("command.answered", extra=fields)
 
     async def _body(
@@ -281,6 +293,16 @@ class Steering:
                 comment.get("in_reply_to_id"),
             )
             # Ids grow with time: what came after the command is not its context.
-            if in_thread and comment["id"] < (source.comment_id or 0):
-                earlier.append(f"{comment['user']['login']}: {comment['body']}")
+            if not in_thread or comment["id"] >= (source.comment_id or 0):
+                continue
+            # Only words of people who may command reach the model, and only
+            # as written: an edited comment may say what nobody approved.
+            login = comment["user"]["login"]
+            if (
+                is_bot(comment["user"])
+                or comment.get("updated_at") != comment.get("created_at")
+                or not await may_command(gh, fix.repo, login)
+            ):
+                continue
+            earlier.append(f"{login}: {comment['body']}")
         return source.path or "?", source.line, source.diff_hunk or "", earlier
