@@ -29,6 +29,7 @@ the same error found in the same input, when its known pieces agree with one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -81,6 +82,8 @@ def short_fingerprint(fp: str) -> str:
     return fp[:12]
 
 
+# Cached: a log repeats the same few paths in every traceback's frames.
+@functools.lru_cache(maxsize=4096)
 def module_path(path: str | None) -> str:
     """A path without deploy roots or line-specific parts: `app/x.py`."""
     if not path:

@@ -5,6 +5,7 @@ The rule lives in `is_in_app` only, so parsing, fingerprints and the fixer agree
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Library trees: installed packages, the standard library (POSIX `lib/python3.x/`,
@@ -69,6 +70,8 @@ def normalize_path(path: str) -> str:
     return norm
 
 
+# Cached: a log repeats the same few paths in every traceback's frames.
+@functools.lru_cache(maxsize=4096)
 def is_in_app(path: str | None) -> bool:
     """Whether `path` is application code rather than library or synthetic code.
 

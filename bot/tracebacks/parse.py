@@ -663,7 +663,11 @@ def _read_block(lines: list[str], k: int, notes_mode: bool):
             # uncaught errors without an exception line, so one can follow
             # the last frame directly).
             break
-        frame = FRAME_RE.match(line)
+        # Literal guards before each regex: most lines of a long traceback
+        # are source lines, and trying every shape on them was most of the
+        # cost of a log made of tracebacks.
+        has_file = 'File "' in line
+        frame = FRAME_RE.match(line) if has_file else None
         if (
             frame
             and frame["line"] is None
@@ -686,16 +690,16 @@ def _read_block(lines: list[str], k: int, notes_mode: bool):
                 cut = True
             k += 1
             continue
-        cut_frame = CUT_FRAME_RE.match(line)
+        cut_frame = CUT_FRAME_RE.match(line) if has_file else None
         if cut_frame:
             frames.append([cut_frame["file"], None, None, None])
             cut = True
             k += 1
             continue
         if (
-            MARKER_RE.match(line)
-            or ELISION_RE.match(line)
-            or REPEATED_RE.match(line)
+            (stripped[0] in "~^" and MARKER_RE.match(line))
+            or (stripped.startswith("...") and ELISION_RE.match(line))
+            or (stripped.startswith("[Previous") and REPEATED_RE.match(line))
             or stripped == "..."
         ):
             k += 1
