@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 OCCURRENCES_START = "<!-- self-heal:occurrences -->"
 OCCURRENCES_END = "<!-- /self-heal:occurrences -->"
 FINGERPRINT_MARK_TEMPLATE = "<!-- self-heal:fingerprint {fingerprint} -->"
-_OCCURRENCES_RE = re.compile(
-    re.escape(OCCURRENCES_START) + r".*?" + re.escape(OCCURRENCES_END), re.S
-)
+_BACKTICKS_RE = re.compile(r"`+")
+_MENTION_RE = re.compile(r"@(?=[A-Za-z0-9])")
 
 PULL_TEMPLATE = """\
 {regression}**Error:** `{exc_type}`: {message}
@@ -115,8 +114,8 @@ def pull_body(
         else "",
         exc_type=exc_type or "unknown error",
         message=_one_line(message),
-        root_cause=root_cause or "_The model gave no root cause._",
-        explanation=explanation or "_The model gave no explanation._",
+        root_cause=_prose(root_cause) or "_The model gave no root cause._",
+        explanation=_prose(explanation) or "_The model gave no explanation._",
         traceback=_fence_safe(traceback_text),
         occurrences=occurrences_section(tally),
         model=model,
@@ -141,7 +140,7 @@ def issue_body(
         exc_type=exc_type or "unknown error",
         message=_one_line(message),
         reason=reason,
-        analysis=analysis or "_None._",
+        analysis=_prose(analysis) or "_None._",
         traceback=_fence_safe(traceback_text),
         occurrences=occurrences_section(tally),
         fingerprint_mark=FINGERPRINT_MARK_TEMPLATE.format(fingerprint=fingerprint),
@@ -160,10 +159,17 @@ def occurrences_section(tally: Tally) -> str:
 
 
 def with_tally(body: str, tally: Tally) -> str | None:
-    """The body with its occurrence section replaced; None if it has none."""
-    if not _OCCURRENCES_RE.search(body):
+    """The body with its occurrence section replaced; None if it has none.
+
+    The section is found from its last end marker back to the start marker
+    before it, so a marker quoted in log text cannot widen what is replaced.
+    """
+    end = body.rfind(OCCURRENCES_END)
+    start = body.rfind(OCCURRENCES_START, 0, end) if end >= 0 else -1
+    if start < 0:
         return None
-    return _OCCURRENCES_RE.sub(lambda _: occurrences_section(tally), body, count=1)
+    tail = end + len(OCCURRENCES_END)
+    return body[:start] + occurrences_section(tally) + body[tail:]
 
 
 def _when(epoch_ms: int | None) -> str:
@@ -174,10 +180,30 @@ def _when(epoch_ms: int | None) -> str:
 
 
 def _one_line(message: str | None) -> str:
+    """The message as a code span: log text must not render as Markdown or
+    HTML (tracking images, links, @mentions that notify people)."""
     text = " ".join((message or "").split())
-    return (text[:300] + "…") if len(text) > 300 else (text or "_(no message)_")
+    if not text:
+        return "_(no message)_"
+    if len(text) > 300:
+        text = text[:300] + "…"
+    ticks = "`" * (max((len(r) for r in _BACKTICKS_RE.findall(text)), default=0) + 1)
+    return f"{ticks} {_inert(text)} {ticks}"
 
 
 def _fence_safe(text: str) -> str:
     # A traceback holding ``` would end the code block early.
-    return text.replace("```", "`\u200b``")
+    return _inert(text.replace("```", "`\u200b``"))
+
+
+def _prose(text: str) -> str:
+    """Model prose renders as Markdown, but pings nobody and fakes no marker.
+
+    The model read log text, which may have asked it to mention people.
+    """
+    return _MENTION_RE.sub("@\u200b", _inert(text))
+
+
+def _inert(text: str) -> str:
+    """Break HTML comment openers, so log text can never fake our markers."""
+    return text.replace("<!--", "<\u200b!--")

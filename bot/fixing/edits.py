@@ -52,6 +52,8 @@ _CI_DIRS = (
     ".gitlab/",
     ".woodpecker/",
     ".git/",
+    # Dev containers and Codespaces run these on open, with the user's tokens.
+    ".devcontainer/",
 )
 _CI_FILES = frozenset(
     {
@@ -70,6 +72,16 @@ _CI_FILES = frozenset(
         ".gitmodules",
         ".github/self-healing.yml",
         ".github/dependabot.yml",
+        # Probot Settings rewrites repository settings from this on merge.
+        ".github/settings.yml",
+        # Task runners that CI workflows commonly call on pull requests.
+        "tox.ini",
+        "noxfile.py",
+        "Makefile",
+        "GNUmakefile",
+        "justfile",
+        "Taskfile.yml",
+        ".devcontainer.json",
         ".github/CODEOWNERS",
         "docs/CODEOWNERS",
         "CODEOWNERS",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .context import Snippet
@@ -108,6 +109,9 @@ real lines shown here:
 """
 
 
+_FENCE_TAG_RE = re.compile(r"<\s*/?\s*untrusted", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Prompt:
     system: str
@@ -212,10 +216,12 @@ def render_snippets(snippets: list[Snippet]) -> str:
 
 
 def fence_untrusted(text: str) -> str:
-    """Keep untrusted text from closing its own fence."""
-    return text.replace("</untrusted", "<\\/untrusted").replace(
-        "<untrusted", "<\\untrusted"
-    )
+    """Keep untrusted text from opening or closing a fence of its own.
+
+    Any spelling counts (`</UNTRUSTED >`, `< /untrusted>`): models read tags
+    loosely, so every tag-like use of the word is defused.
+    """
+    return _FENCE_TAG_RE.sub(lambda m: m.group(0).replace("<", "‹"), text)
 
 
 def _ends_nl(text: str) -> str:
