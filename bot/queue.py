@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_TRIES = 3
+# Two model rounds with their timeouts and retries, and GitHub calls around.
+JOB_TIMEOUT_SECONDS = 15 * 60
 RETRY_DELAYS = (5.0, 60.0)
 
 
@@ -57,12 +59,14 @@ class Worker:
         *,
         concurrency: int = 2,
         poll_seconds: float = 5.0,
+        job_timeout: float = JOB_TIMEOUT_SECONDS,
     ) -> None:
         self._store = store
         self._queue = queue
         self._handlers = handlers
         self._concurrency = concurrency
         self._poll_seconds = poll_seconds
+        self._job_timeout = job_timeout
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -91,11 +95,19 @@ class Worker:
 
     async def _loop(self) -> None:
         while True:
-            job = self._store.claim_job()
-            if job is None:
-                await self._queue.wait(self._poll_seconds)
+            try:
+                job = self._store.claim_job()
+                if job is None:
+                    await self._queue.wait(self._poll_seconds)
+                    continue
+                await self._run(job)
+            except Exception:
+                # A locked or failing database must not end the worker for good
+                # (nothing would run until a restart). A job it left running
+                # goes back to the queue at the next start.
+                logger.exception("worker.turn_failed")
+                await asyncio.sleep(self._poll_seconds)
                 continue
-            await self._run(job)
             # Another worker may be waiting for this job's lane to free up.
             self._queue.wake()
 
@@ -108,7 +120,9 @@ class Worker:
             return
         started = time.monotonic()
         try:
-            await handler(job.payload)
+            # A model or GitHub call that never returns must not hold a worker
+            # (and the lane behind it) for ever.
+            await asyncio.wait_for(handler(job.payload), self._job_timeout)
         except asyncio.CancelledError:
             self._store.fail_job(job.id, "cancelled", time.time())
             raise
