@@ -33,6 +33,12 @@ CREATE TABLE IF NOT EXISTS repos (
     config_error TEXT,
     added_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS claims (
+    log_group TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    PRIMARY KEY (log_group, repo)
+);
 CREATE TABLE IF NOT EXISTS forwarder_keys (
     key_id TEXT PRIMARY KEY,
     secret TEXT NOT NULL,
@@ -221,6 +227,11 @@ class Store:
     def delete_installation(self, installation_id: int) -> None:
         with self.transaction():
             self._db.execute(
+                "DELETE FROM claims WHERE repo IN (SELECT full_name FROM repos "
+                "WHERE installation_id = ?)",
+                (installation_id,),
+            )
+            self._db.execute(
                 "DELETE FROM repos WHERE installation_id = ?", (installation_id,)
             )
             self._db.execute(
@@ -245,7 +256,9 @@ class Store:
         )
 
     def remove_repo(self, full_name: str) -> None:
-        self._db.execute("DELETE FROM repos WHERE full_name = ?", (full_name,))
+        with self.transaction():
+            self._db.execute("DELETE FROM claims WHERE repo = ?", (full_name,))
+            self._db.execute("DELETE FROM repos WHERE full_name = ?", (full_name,))
 
     def set_config(
         self, full_name: str, config: dict[str, Any] | None, error: str | None
@@ -257,16 +270,56 @@ class Store:
                 (error, full_name),
             )
         else:
-            self._db.execute(
-                "UPDATE repos SET config = ?, config_error = ? WHERE full_name = ?",
-                (json.dumps(config), error, full_name),
-            )
+            with self.transaction():
+                self._db.execute(
+                    "UPDATE repos SET config = ?, config_error = ? WHERE full_name = ?",
+                    (json.dumps(config), error, full_name),
+                )
+                groups = [
+                    g["name"] if isinstance(g, dict) else str(g)
+                    for g in config.get("log_groups") or []
+                ]
+                self._claim(full_name, groups)
 
     def clear_config(self, full_name: str) -> None:
+        with self.transaction():
+            self._db.execute(
+                "UPDATE repos SET config = NULL, config_error = NULL "
+                "WHERE full_name = ?",
+                (full_name,),
+            )
+            self._claim(full_name, [])
+
+    def _claim(self, full_name: str, log_groups: list[str]) -> None:
+        """Keep a claim's first time while the config names the group."""
+        marks = ", ".join("?" for _ in log_groups)
         self._db.execute(
-            "UPDATE repos SET config = NULL, config_error = NULL WHERE full_name = ?",
-            (full_name,),
+            f"DELETE FROM claims WHERE repo = ? AND log_group NOT IN ({marks})",
+            (full_name, *log_groups),
         )
+        self._db.executemany(
+            "INSERT OR IGNORE INTO claims (log_group, repo, claimed_at) "
+            "VALUES (?, ?, ?)",
+            [(group, full_name, time.time()) for group in log_groups],
+        )
+
+    def claimants(
+        self, log_group: str, installation_id: int | None = None
+    ) -> list[sqlite3.Row]:
+        """Configured repos that claim a log group, the earliest claim first."""
+        sql = (
+            "SELECT repos.* FROM claims JOIN repos ON repos.full_name = claims.repo "
+            "JOIN installations ON installations.id = repos.installation_id "
+            "WHERE claims.log_group = ? AND repos.config IS NOT NULL "
+            "AND installations.suspended = 0"
+        )
+        args: tuple[Any, ...] = (log_group,)
+        if installation_id is not None:
+            sql += " AND repos.installation_id = ?"
+            args += (installation_id,)
+        return self._db.execute(
+            sql + " ORDER BY claims.claimed_at, claims.rowid", args
+        ).fetchall()
 
     def repo(self, full_name: str) -> sqlite3.Row | None:
         return self._db.execute(

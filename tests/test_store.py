@@ -121,3 +121,22 @@ def test_old_deliveries_are_forgotten(store):
     store.first_delivery("old", "push")
     assert store.prune_deliveries(time.time() + 1) == 1
     assert store.first_delivery("old", "push")
+
+
+def test_the_earliest_claim_of_a_log_group_comes_first(store, monkeypatch):
+    """Regression: repos were ordered by when they were added, not by claim."""
+    store.put_installation(1, "a")
+    store.put_repo("a/old", 1, "main")
+    store.put_repo("a/new", 1, "main")
+    clock = iter([100.0, 200.0, 300.0, 400.0])
+    monkeypatch.setattr("bot.store.time.time", lambda: next(clock))
+    store.set_config("a/new", {"log_groups": [{"name": "g"}]}, None)
+    store.set_config("a/old", {"log_groups": [{"name": "g"}]}, None)
+    assert [r["full_name"] for r in store.claimants("g")] == ["a/new", "a/old"]
+    # Reloading a config keeps its claim's time; dropping the group ends it.
+    store.set_config("a/new", {"log_groups": [{"name": "g"}, {"name": "h"}]}, None)
+    assert [r["full_name"] for r in store.claimants("g")] == ["a/new", "a/old"]
+    store.set_config("a/new", {"log_groups": [{"name": "h"}]}, None)
+    assert [r["full_name"] for r in store.claimants("g")] == ["a/old"]
+    store.remove_repo("a/old")
+    assert store.claimants("g") == []

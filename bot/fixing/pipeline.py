@@ -108,14 +108,15 @@ class FixPipeline:
         installation's repositories.
         """
         installation_id = None
-        if occurrence.key_id is not None:
+        if occurrence.key_id not in (None, self.s.settings.forwarder_key_id):
             key = self.s.store.key(occurrence.key_id)
-            installation_id = key.installation_id if key else None
-        claims = []
-        for row in self.s.store.configured_repos(installation_id):
-            config, _ = parse_config(json.loads(row["config"]))
-            if config.log_group(occurrence.log_group) is not None:
-                claims.append((row, config))
+            if key is None or key.installation_id is None:
+                return None  # a key deleted meanwhile reaches no one
+            installation_id = key.installation_id
+        claims = [
+            (row, parse_config(json.loads(row["config"]))[0])
+            for row in self.s.store.claimants(occurrence.log_group, installation_id)
+        ]
         if len(claims) > 1:
             logger.warning(
                 "routing.conflict",
