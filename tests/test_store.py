@@ -1,3 +1,4 @@
+import itertools
 import time
 
 import pytest
@@ -128,7 +129,7 @@ def test_the_earliest_claim_of_a_log_group_comes_first(store, monkeypatch):
     store.put_installation(1, "a")
     store.put_repo("a/old", 1, "main")
     store.put_repo("a/new", 1, "main")
-    clock = iter([100.0, 200.0, 300.0, 400.0])
+    clock = itertools.count(100.0, 100.0)
     monkeypatch.setattr("bot.store.time.time", lambda: next(clock))
     store.set_config("a/new", {"log_groups": [{"name": "g"}]}, None)
     store.set_config("a/old", {"log_groups": [{"name": "g"}]}, None)
