@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.tracebacks import find_tracebacks, redact, redact_traceback
+from bot.tracebacks import (
+    ExceptionBlock,
+    Frame,
+    Traceback,
+    find_tracebacks,
+    redact,
+    redact_traceback,
+)
 
 # Fake credentials built at run time so the file itself trips no scanner.
 AKIA = "AKIA" + "IOSFODNN7EXAMPLE"
@@ -194,3 +201,43 @@ def test_redact_traceback_keeps_structure() -> None:
     assert clean.final.frames[0].line == 9
     # The input is not modified.
     assert "s3cr3t" in found.traceback.final.frames[0].source
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("psycopg2.connect(passwd='hunter2hunter2')", "passwd='"),
+        ("SECRET_KEY = 'x9f8s7d6f5g4h3j2k1l0'", "SECRET_KEY = '"),
+        ('{\\"password\\": \\"hunter2hunter2\\"}', '{\\"password\\": \\"'),
+        ("body=user%3Dbob%26password%3Dhunter2hunter2%26next%3D1", "%26next%3D1"),
+        ("DB_PASS=hunter2hunter2", "DB_PASS="),
+    ],
+    ids=["passwd", "suffixed-name", "json-escaped", "url-encoded", "db-pass"],
+)
+def test_assignments_in_their_other_spellings(text, kept):
+    """Regression: each of these went through untouched (adversarial review)."""
+    out = redact(text)
+    assert "hunter2hunter2" not in out and "x9f8s7d6f5g4h3j2k1l0" not in out
+    assert kept in out and "[REDACTED:secret]" in out
+
+
+def test_a_url_encoded_email():
+    assert redact("notify(to=alice%40example.com)") == "notify(to=[REDACTED:email])"
+
+
+def test_file_function_and_type_are_redacted_too():
+    tb = Traceback(
+        [
+            ExceptionBlock(
+                type="ghp_" + "Q" * 36,
+                message="m",
+                frames=[
+                    Frame("/home/alice@example.com/app.py", 3, "h_bob@example.com")
+                ],
+            )
+        ]
+    )
+    clean = redact_traceback(tb)
+    assert clean.final.type == "[REDACTED:github-token]"
+    assert clean.final.frames[0].file == "/home/[REDACTED:email]/app.py"
+    assert "example.com" not in clean.final.frames[0].function

@@ -20,11 +20,17 @@ from .model import ExceptionBlock, Frame, Location, Traceback
 
 __all__ = ["redact", "redact_traceback"]
 
+# A keyword may stand inside a longer name (`DB_PASSWORD`, `SECRET_KEY`,
+# `db_pass`), so letters may come before it and a `_suffix` after it.
 _KEYWORDS = (
-    r"(?:[a-z0-9_.-]*?(?:password|passwd|pwd|secret|token|api[_-]?key|apikey"
-    r"|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?key|credentials?"
-    r"|session[_-]?key|signing[_-]?key))"
+    r"(?:[a-z0-9_.-]*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key"
+    r"|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?key"
+    r"|credentials?|session[_-]?key|signing[_-]?key)(?:_[a-z0-9]+)*)"
 )
+# `=` or `:` as written, URL-encoded (%3D, %3A), or after a JSON-escaped quote.
+_ASSIGN = r"\\?['\"]?\s*(?:[:=]|%3[dDaA])\s*\\?['\"]?"
+# A value runs to a quote, separator or escape; %26 (an encoded &) ends it too.
+_VALUE = r"(?:[^\s'\",;&}\\%]|%(?!26)[0-9A-Fa-f]{2})"
 
 # (kind, pattern, group to replace or 0 for the whole match); order matters:
 # specific token shapes first, generic keyword assignments last.
@@ -87,15 +93,15 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (
         "secret",
         re.compile(
-            r"(?i)(\b" + _KEYWORDS + r"['\"]?\s*[:=]\s*['\"]?)"
-            r"((?!\[REDACTED)[^\s'\",;&}]{3,})"
+            r"(?i)(\b" + _KEYWORDS + _ASSIGN + r")((?!\[REDACTED)" + _VALUE + r"{3,})"
         ),
         2,
     ),
     (
         "email",
         re.compile(
-            r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
+            r"\b[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+            r"\.[A-Za-z]{2,}\b"
         ),
         0,
     ),
@@ -104,8 +110,8 @@ _DOTTED_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 # Cheap screen: text without any of these cannot match a rule.
 _SCREEN_RE = re.compile(
     r"(?i)PRIVATE KEY|gh[pousr]_|github_pat_|A3T|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA"
-    r"|ANPA|aws|eyJ|xox|glpat|_live_|_test_|AIza|sk-|bearer|token|basic|://|password|pwd"
-    r"|secret|key|credential|@"
+    r"|ANPA|aws|eyJ|xox|glpat|_live_|_test_|AIza|sk-|bearer|token|basic|://|pass|pwd"
+    r"|secret|key|credential|@|%40"
 )
 
 
@@ -145,13 +151,17 @@ def _looks_like_code(value: str) -> bool:
 
 
 def redact_traceback(tb: Traceback) -> Traceback:
-    """A copy of `tb` with messages, notes and source lines redacted."""
+    """A copy of `tb` with every text field redacted.
+
+    Not only messages: a sender can put anything in a file name, a function
+    or a type, and each of them reaches prompts and pull requests.
+    """
     return Traceback([_block(b) for b in tb.blocks], partial=tb.partial)
 
 
 def _block(block: ExceptionBlock) -> ExceptionBlock:
     return ExceptionBlock(
-        type=block.type,
+        type=redact(block.type) if block.type else block.type,
         message=redact(block.message) if block.message else block.message,
         frames=[_frame(f) for f in block.frames],
         relation=block.relation,
@@ -162,12 +172,19 @@ def _block(block: ExceptionBlock) -> ExceptionBlock:
 
 
 def _frame(frame: Frame) -> Frame:
-    if not frame.source:
-        return frame
-    return replace(frame, source=redact(frame.source))
+    return replace(
+        frame,
+        file=_maybe(frame.file),
+        function=_maybe(frame.function),
+        source=_maybe(frame.source),
+    )
 
 
 def _location(where: Location | None) -> Location | None:
-    if where is None or not where.source:
+    if where is None:
         return where
-    return Location(where.file, where.line, redact(where.source))
+    return Location(_maybe(where.file), where.line, _maybe(where.source))
+
+
+def _maybe(text: str | None) -> str | None:
+    return redact(text) if text else text
