@@ -54,6 +54,9 @@ scan.py
 def _second_payload(first: dict) -> dict:
     decoded = json.loads(gzip.decompress(base64.b64decode(first["awslogs"]["data"])))
     decoded["logEvents"][0]["message"] = SECOND_MESSAGE
+    # A later log event: a new id, so the bot does not take it for a retry.
+    decoded["logEvents"][0]["id"] = "9" * 56
+    decoded["logEvents"][0]["timestamp"] += 60_000
     raw = gzip.compress(json.dumps(decoded).encode())
     return {"awslogs": {"data": base64.b64encode(raw).decode()}}
 
