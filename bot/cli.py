@@ -50,6 +50,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     scan.add_argument("paths", nargs="+", metavar="PATH", help="a file, or - for stdin")
     scan.add_argument("--json", action="store_true", help="print JSON")
 
+    config = commands.add_parser(
+        "config", help="check a .github/self-healing.yml before you push it"
+    )
+    config_commands = config.add_subparsers(
+        dest="config_command", metavar="{check}", required=True
+    )
+    check = config_commands.add_parser("check", help="validate a config file")
+    check.add_argument(
+        "path",
+        nargs="?",
+        default=".github/self-healing.yml",
+        help="default: %(default)s",
+    )
+
     keys = commands.add_parser(
         "keys",
         help="manage forwarder keys",
@@ -81,7 +95,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo.main()
     if args.command == "scan":
         return _scan(args)
+    if args.command == "config":
+        return _check_config(args.path)
     return _keys(args)
+
+
+def _check_config(path: str) -> int:
+    """Validate a config file as the bot would; org defaults are not read."""
+    from .repo_config import ConfigError, load_yaml, parse_config
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"self-heal config: {path}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        config, warnings = parse_config(load_yaml(text))
+    except ConfigError as exc:
+        print(f"self-heal config: {path}: {exc.key}: {exc.why}", file=sys.stderr)
+        return 1
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    groups = ", ".join(g.name for g in config.log_groups) or "none"
+    print(f"{path} is valid; log groups: {groups}")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -35,9 +35,29 @@ def test_serve_stops_with_one_line_naming_a_missing_setting(tmp_path):
     assert "SELF_HEAL_PRIVATE_KEY" in done.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["demo"], ["scan"], ["keys"]])
+@pytest.mark.parametrize(
+    "command", [[], ["serve"], ["demo"], ["scan"], ["keys"], ["config", "check"]]
+)
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as done:
         main([*command, "--help"])
     assert done.value.code == 0
     assert "usage: self-heal" in capsys.readouterr().out
+
+
+def test_config_check_names_the_key_and_why(tmp_path, capsys):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("log_groups: [a]\nmax_files: 0\n")
+    assert main(["config", "check", str(bad)]) == 1
+    assert capsys.readouterr().err == (
+        f"self-heal config: {bad}: max_files: must be a whole number of 1 or more\n"
+    )
+
+
+def test_config_check_passes_a_good_file_with_warnings(tmp_path, capsys):
+    good = tmp_path / "good.yml"
+    good.write_text("log_groups: [/aws/lambda/a]\ncolour: blue\n")
+    assert main(["config", "check", str(good)]) == 0
+    out = capsys.readouterr()
+    assert "log groups: /aws/lambda/a" in out.out
+    assert "colour: unknown key" in out.err
