@@ -221,13 +221,15 @@ def _record(
 
 
 def _fingerprint(item: dict[str, Any], tb: Traceback) -> str:
-    """The forwarder's fingerprint when well formed, else our own.
+    """Our own fingerprint; for a cut rendering, the forwarder's if well formed.
 
-    The forwarder sees the whole batch, and ties a cut rendering of an error
-    to the whole one logged beside it; the traceback alone cannot.
+    The forwarder sees the whole batch and ties a cut rendering of an error to
+    the whole one logged beside it, which the traceback alone cannot. A whole
+    traceback never takes a sender's word: it could file one error under
+    another's muted fingerprint.
     """
     posted = item.get("fingerprint")
-    if isinstance(posted, str) and _FINGERPRINT_RE.fullmatch(posted):
+    if tb.partial and isinstance(posted, str) and _FINGERPRINT_RE.fullmatch(posted):
         return posted
     return fingerprint(tb)
 

@@ -155,11 +155,14 @@ async def test_a_malformed_batch_id_is_400(bot, batch_id):
 async def test_the_forwarders_fingerprint_ties_renderings_together(bot):
     """A cut rendering gets the fingerprint of the whole one the forwarder saw."""
     whole = "f" * 64
-    items = [_item(fingerprint=whole), _item(fingerprint="not-hex")]
-    assert await _post(bot, _body(items=items)) == (202, {"accepted": 2})
+    cut = _item(fingerprint=whole)
+    cut["traceback"]["partial"] = True
+    items = [cut, _item(fingerprint=whole), _item(fingerprint="not-hex")]
+    assert await _post(bot, _body(items=items)) == (202, {"accepted": 3})
     rows = bot.services.store.pending_occurrence_fingerprints()
     assert rows[0] == whole
-    assert rows[1] != "not-hex" and len(rows[1]) == 64
+    # A whole traceback, or a malformed fingerprint, gets the bot's own.
+    assert rows[1] == rows[2] != whole and len(rows[1]) == 64
     await bot.drain()
 
 

@@ -228,12 +228,18 @@ async def _consider(
     return Outcome.QUEUED
 
 
-async def may_command(gh: GitHubClient, full_name: str, login: str) -> bool:
-    """Write, maintain or admin, from the collaborator-permission API, cached."""
+async def may_command(
+    gh: GitHubClient, full_name: str, login: str, *, fresh: bool = False
+) -> bool:
+    """Write, maintain or admin, from the collaborator-permission API.
+
+    Answers are cached briefly; `fresh` asks again, for the moment a command
+    is carried out, so access withdrawn meanwhile counts.
+    """
     # Keyed by the API's address too, so a GitHub Enterprise Server with the
     # same repository name never shares an answer with github.com.
     key = (gh.base_url, full_name, login)
-    permission = _permissions.get(key)
+    permission = None if fresh else _permissions.get(key)
     if permission is None:
         try:
             data = await gh.getitem(

@@ -13,9 +13,17 @@ OCCURRENCES_END = "<!-- /self-heal:occurrences -->"
 FINGERPRINT_MARK_TEMPLATE = "<!-- self-heal:fingerprint {fingerprint} -->"
 _BACKTICKS_RE = re.compile(r"`+")
 _MENTION_RE = re.compile(r"@(?=[A-Za-z0-9])")
+_IMAGE_RE = re.compile(r"!\[")
+# `[ref]: https://...` makes `![x][ref]` an image even without `![...](`.
+_LINK_DEFINITION_RE = re.compile(r"^( {0,3})\[(?=[^\]\n]*\]:)", re.MULTILINE)
+# https://docs.github.com/en/issues/tracking-your-work-with-issues/linking-a-pull-request-to-an-issue
+_CLOSING_RE = re.compile(
+    r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b:?\s+(?:[\w.-]+/[\w.-]+)?#",
+    re.IGNORECASE,
+)
 
 PULL_TEMPLATE = """\
-{regression}**Error:** `{exc_type}`: {message}
+{regression}**Error:** {exc_type}: {message}
 
 ### Root cause
 {root_cause}
@@ -54,7 +62,7 @@ review or a line comment starting with:
 - `/help`: list the commands and the attempts left"""
 
 ISSUE_TEMPLATE = """\
-**Error:** `{exc_type}`: {message}
+**Error:** {exc_type}: {message}
 
 No pull request was opened: {reason}
 
@@ -112,7 +120,7 @@ def pull_body(
         regression=REGRESSION_TEMPLATE.format(previous=previous_pr)
         if previous_pr
         else "",
-        exc_type=exc_type or "unknown error",
+        exc_type=_one_line(exc_type or "unknown error"),
         message=_one_line(message),
         root_cause=_prose(root_cause) or "_The model gave no root cause._",
         explanation=_prose(explanation) or "_The model gave no explanation._",
@@ -137,9 +145,9 @@ def issue_body(
     fingerprint: str,
 ) -> str:
     return ISSUE_TEMPLATE.format(
-        exc_type=exc_type or "unknown error",
+        exc_type=_one_line(exc_type or "unknown error"),
         message=_one_line(message),
-        reason=reason,
+        reason=_prose(reason),
         analysis=_prose(analysis) or "_None._",
         traceback=_fence_safe(traceback_text),
         occurrences=occurrences_section(tally),
@@ -197,11 +205,17 @@ def _fence_safe(text: str) -> str:
 
 
 def _prose(text: str) -> str:
-    """Model prose renders as Markdown, but pings nobody and fakes no marker.
+    """Model prose renders as Markdown, but fetches, pings and closes nothing.
 
-    The model read log text, which may have asked it to mention people.
+    The model read log text, which may have asked it to show an image whose
+    URL carries private code away (GitHub's image proxy fetches it when the PR
+    is viewed), to mention people, or to close other issues on merge.
     """
-    return _MENTION_RE.sub("@\u200b", _inert(text))
+    text = _inert(text).replace("<", "&lt;")
+    text = _IMAGE_RE.sub("!\u200b[", text)
+    text = _LINK_DEFINITION_RE.sub(lambda m: m.group(1) + "\\[", text)
+    text = _CLOSING_RE.sub(lambda m: m.group(0)[:-1] + "\u200b#", text)
+    return _MENTION_RE.sub("@\u200b", text)
 
 
 def _inert(text: str) -> str:

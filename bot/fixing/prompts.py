@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from .context import Snippet
@@ -109,7 +110,9 @@ real lines shown here:
 """
 
 
-_FENCE_TAG_RE = re.compile(r"<\s*/?\s*untrusted", re.IGNORECASE)
+_FENCE_TAG_RE = re.compile(
+    r"(<|&lt;?|&#0*60;?|&#x0*3c;?)\s*/?\s*untrusted", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -218,10 +221,14 @@ def render_snippets(snippets: list[Snippet]) -> str:
 def fence_untrusted(text: str) -> str:
     """Keep untrusted text from opening or closing a fence of its own.
 
-    Any spelling counts (`</UNTRUSTED >`, `< /untrusted>`): models read tags
-    loosely, so every tag-like use of the word is defused.
+    Any spelling counts (`</UNTRUSTED >`, `< /untrusted>`, `&lt;/untrusted`,
+    fullwidth brackets, zero-width characters inside): models read tags
+    loosely, so the text is normalised first and every tag-like use of the
+    word is defused. Invisible format characters carry nothing a fix needs.
     """
-    return _FENCE_TAG_RE.sub(lambda m: m.group(0).replace("<", "‹"), text)
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return _FENCE_TAG_RE.sub(lambda m: "‹" + m.group(0)[len(m.group(1)) :], text)
 
 
 def _ends_nl(text: str) -> str:

@@ -83,6 +83,9 @@ REOPEN_LATER_TEMPLATE = (
     "Lifted: the next occurrence of this error will open a new pull request."
 )
 NOT_OPEN_TEMPLATE = "Nothing was done: this pull request is closed."
+WITHDRAWN_TEMPLATE = (
+    "Nothing was done: whoever asked no longer has write access to this repository."
+)
 FAILED_TEMPLATE = (
     "Something went wrong and nothing was pushed ({error}). Comment the "
     "command again to retry."
@@ -102,7 +105,13 @@ class Steering:
         fields = {"repo": full_name, "pr": number, "verb": verb.value}
         logger.info("command.started", extra=fields)
         try:
-            body = await self._body(gh, full_name, number, verb, payload, source)
+            if verb is not Verb.HELP and not await may_command(
+                gh, full_name, payload["login"], fresh=True
+            ):
+                # Approved when it arrived; the access was withdrawn since.
+                body = WITHDRAWN_TEMPLATE
+            else:
+                body = await self._body(gh, full_name, number, verb, payload, source)
         except Exception as exc:
             # Not re-raised: a job retry could push a second commit or spend a
             # second attempt. The person who asked hears of it and can ask again.
