@@ -566,7 +566,7 @@ def test_regression_exception_message_is_raw_markdown_in_the_pr_body():
     body = _pull_body(message)
     error_line = next(line for line in body.splitlines() if "**Error:**" in line)
     # The whole message sits inside one code span, where nothing renders.
-    assert error_line.endswith(f"` {message} `")
+    assert error_line.endswith(f"`{message}`")
     assert body.count("<img src=") == 1
 
 

@@ -196,7 +196,9 @@ def _one_line(message: str | None) -> str:
     if len(text) > 300:
         text = text[:300] + "…"
     ticks = "`" * (max((len(r) for r in _BACKTICKS_RE.findall(text)), default=0) + 1)
-    return f"{ticks} {_inert(text)} {ticks}"
+    # CommonMark strips one space each side, so a backtick at an end needs one.
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{_inert(text)}{pad}{ticks}"
 
 
 def _fence_safe(text: str) -> str:

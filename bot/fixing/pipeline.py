@@ -166,7 +166,7 @@ class FixPipeline:
         async def read_more(path: str) -> str | None:
             return await repos.read_tree_file(gh, full_name, tree, path)
 
-        attempt = await self.ask(prompt, model, files, config, read_more)
+        attempt = await self.ask(prompt, model, files, config, read_more, tree)
         cost = self.record(full_name, fix.fingerprint, "fix", model, attempt)
         tally = bodies.Tally(
             fix.occurrences, fix.first_seen, fix.last_seen, occurrence.log_group
@@ -188,6 +188,7 @@ class FixPipeline:
             base_tree_sha=tree.tree_sha,
             files=attempt.result.files,
             message=message,
+            modes=tree.modes,
         )
         branch = await self._create_branch(gh, full_name, fix.fingerprint, commit_sha)
         body = bodies.pull_body(
@@ -243,8 +244,17 @@ class FixPipeline:
         files: dict[str, str | None],
         config: RepoConfig,
         read_more: Any,
+        tree: repos.Tree,
     ) -> Attempt:
-        """Ask the model, apply its edits, and give it one repair round."""
+        """Ask the model, apply its edits, and give it one repair round.
+
+        Edits go only where the config allows and never to a symlink, which
+        an edit would replace with a plain file.
+        """
+
+        def may_edit(path: str) -> bool:
+            return path not in tree.links and config.may_edit(path)
+
         attempt = Attempt()
         history: tuple[Turn, ...] = ()
         user = prompt.user
@@ -268,7 +278,7 @@ class FixPipeline:
             result = apply_blocks(
                 answer.blocks,
                 files,
-                may_edit=config.may_edit,
+                may_edit=may_edit,
                 max_files=config.max_files,
             )
             attempt.result = result

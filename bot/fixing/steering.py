@@ -249,7 +249,8 @@ class Steering:
         async def read_more(path: str) -> str | None:
             return await repos.read_file(gh, fix.repo, path, head_sha)
 
-        attempt = await self.pipeline.ask(prompt, model, files, config, read_more)
+        tree = await repos.read_tree(gh, fix.repo, head_sha)
+        attempt = await self.pipeline.ask(prompt, model, files, config, read_more, tree)
         self.pipeline.record(
             fix.repo, fix.fingerprint, "retry", model, attempt, pr_number=fix.pr_number
         )
@@ -261,12 +262,12 @@ class Steering:
             return NOT_PUSHED_TEMPLATE.format(reason=reason, hint=hint)
         assert attempt.result is not None
         try:
-            base_tree = await repos.commit_tree_sha(gh, fix.repo, head_sha)
             sha = await repos.write_commit(
                 gh,
                 fix.repo,
                 parent_sha=head_sha,
-                base_tree_sha=base_tree,
+                base_tree_sha=tree.tree_sha,
+                modes=tree.modes,
                 files=attempt.result.files,
                 message=f"{attempt.title or 'Address review feedback'}\n\n"
                 f"Requested with /retry on #{fix.pr_number}.\n",

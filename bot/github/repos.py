@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cachetools
@@ -20,13 +20,22 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Tree:
-    """A whole tree at one commit: path -> blob sha, for files only."""
+    """A whole tree at one commit: path -> blob sha, for regular files only.
+
+    Symlinks (mode 120000) are left out, so a fix can never write through or
+    over one; `modes` keeps each file's mode, so an executable stays one.
+    """
 
     commit_sha: str
     tree_sha: str
     blobs: dict[str, str]
     truncated: bool
+    modes: dict[str, str] = field(default_factory=dict)
+    links: frozenset[str] = frozenset()
 
+
+FILE_MODE = "100644"
+SYMLINK_MODE = "120000"
 
 # A tree at a commit never changes, nor does a blob's text: both are kept by
 # sha, which saves a call (even a 304 is one) for every file read twice.
@@ -65,11 +74,18 @@ async def read_tree(gh: GitHubClient, full_name: str, commit_sha: str) -> Tree:
         "/repos/{+full_name}/git/trees/{sha}?recursive=1",
         {"full_name": full_name, "sha": commit_sha},
     )
+    files = [
+        e for e in data["tree"] if e["type"] == "blob" and e.get("mode") != SYMLINK_MODE
+    ]
     tree = Tree(
         commit_sha=commit_sha,
         tree_sha=data["sha"],
-        blobs={e["path"]: e["sha"] for e in data["tree"] if e["type"] == "blob"},
+        blobs={e["path"]: e["sha"] for e in files},
         truncated=bool(data.get("truncated")),
+        modes={e["path"]: e.get("mode", FILE_MODE) for e in files},
+        links=frozenset(
+            e["path"] for e in data["tree"] if e.get("mode") == SYMLINK_MODE
+        ),
     )
     if tree.truncated:
         logger.warning("github.tree_truncated", extra={"repo": full_name})
@@ -111,14 +127,6 @@ async def read_tree_file(
     return _BLOB_TEXTS[key]
 
 
-async def commit_tree_sha(gh: GitHubClient, full_name: str, commit_sha: str) -> str:
-    commit = await gh.getitem(
-        "/repos/{+full_name}/git/commits/{sha}",
-        {"full_name": full_name, "sha": commit_sha},
-    )
-    return str(commit["tree"]["sha"])
-
-
 async def write_commit(
     gh: GitHubClient,
     full_name: str,
@@ -127,15 +135,25 @@ async def write_commit(
     base_tree_sha: str,
     files: dict[str, str],
     message: str,
+    modes: dict[str, str] | None = None,
 ) -> str:
-    """Create a tree on `base_tree` and a commit on `parent_sha`; return its sha."""
+    """Create a tree on `base_tree` and a commit on `parent_sha`; return its sha.
+
+    A file keeps the mode `modes` gives it (an executable script stays one).
+    """
+    modes = modes or {}
     tree = await gh.post(
         "/repos/{+full_name}/git/trees",
         {"full_name": full_name},
         data={
             "base_tree": base_tree_sha,
             "tree": [
-                {"path": path, "mode": "100644", "type": "blob", "content": content}
+                {
+                    "path": path,
+                    "mode": modes.get(path, FILE_MODE),
+                    "type": "blob",
+                    "content": content,
+                }
                 for path, content in sorted(files.items())
             ],
         },

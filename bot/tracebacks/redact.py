@@ -22,15 +22,27 @@ __all__ = ["redact", "redact_traceback"]
 
 # A keyword may stand inside a longer name (`DB_PASSWORD`, `SECRET_KEY`,
 # `db_pass`), so letters may come before it and a `_suffix` after it.
+# A keyword starts a word or follows a separator (`DB_PASSWORD`, `x-api-key`;
+# not `bypass`), and may carry a `_suffix` (`SECRET_KEY`) unless the suffix
+# says the value is no secret (`token_count`, `password_reset`).
 _KEYWORDS = (
-    r"(?:[a-z0-9_.-]*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key"
+    r"(?:[a-z0-9]+[_.-])*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key"
     r"|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?key"
-    r"|credentials?|session[_-]?key|signing[_-]?key)(?:_[a-z0-9]+)*)"
+    r"|account[_-]?key|shared[_-]?access[_-]?key|credentials?|session[_-]?key"
+    r"|signing[_-]?key)"
+    r"(?!_(?:count|type|len|length|limit|name|path|file|url|uri|expires?"
+    r"|expiry|ttl|max|min|size|index|hint|prompt|reset|required|field|mode)\b)"
+    r"(?:_[a-z0-9]+)*"
 )
-# `=` or `:` as written, URL-encoded (%3D, %3A), or after a JSON-escaped quote.
-_ASSIGN = r"\\?['\"]?\s*(?:[:=]|%3[dDaA])\s*\\?['\"]?"
+# `=`, `==`, `:` as written, URL-encoded (%3D, %3A), or after a JSON-escaped
+# quote; a comparison in a source line is a hard-coded secret all the same.
+_ASSIGN = r"\\?['\"]?\s*(?:==?|:(?!:)|%3[dDaA])\s*\\?"
 # A value runs to a quote, separator or escape; %26 (an encoded &) ends it too.
+# Template placeholders (`${API_KEY}`, `{{ token }}`) are no values.
 _VALUE = r"(?:[^\s'\",;&}\\%]|%(?!26)[0-9A-Fa-f]{2})"
+_NOT_PLACEHOLDER = r"(?!\$\{|\{\{|%\(|\[REDACTED)"
+# Where a keyword may start: a word's start, or after an encoded & , or =.
+_START = r"(?:\b|(?<=%26)|(?<=%2[cC])|(?<=%3[dD]))"
 
 # (kind, pattern, group to replace or 0 for the whole match); order matters:
 # specific token shapes first, generic keyword assignments last.
@@ -67,9 +79,36 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ),
     ("gitlab-token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), 0),
     ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 0),
+    (
+        "slack-webhook",
+        re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/_-]{10,}"),
+        0,
+    ),
+    ("npm-token", re.compile(r"\bnpm_[A-Za-z0-9]{30,}"), 0),
+    ("huggingface-token", re.compile(r"\bhf_[A-Za-z0-9]{30,}"), 0),
     ("stripe-key", re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"), 0),
     ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), 0),
     ("openai-key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}"), 0),
+    (
+        # Whatever scheme follows (Digest, AWS4-HMAC-SHA256, Negotiate...),
+        # the rest of an Authorization or Cookie header is the credential.
+        "auth-header",
+        re.compile(r"(?i)(\b(?:authorization|cookie)\s*:\s*)([^\r\n']{6,})"),
+        2,
+    ),
+    (
+        "signed-url",
+        re.compile(
+            r"(?i)([?&](?:sig|signature|X-Amz-Signature|X-Amz-Credential"
+            r"|X-Amz-Security-Token)=)([^&\s'\"]+)"
+        ),
+        2,
+    ),
+    (
+        "netrc-password",
+        re.compile(r"(?i)(\blogin\s+\S+\s+password\s+)(\S+)"),
+        2,
+    ),
     (
         "bearer-credential",
         re.compile(r"(?i)\b(bearer|token)(\s+)([A-Za-z0-9._~+/=-]{16,})"),
@@ -81,37 +120,69 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
         3,
     ),
     (
+        # The password runs to the last `@` before the host, so one holding
+        # `/` or `@` is still removed whole.
         "url-password",
-        re.compile(r"(\b[a-zA-Z][\w+.-]*://[^\s:/@'\"]*:)([^\s@/'\"]+)(@)"),
+        re.compile(
+            r"(\b[a-zA-Z][\w+.-]*://[^\s:/@'\"]*:)([^\s'\"]{1,256}?)(@)"
+            r"(?=[^\s@/'\"]+(?:[/?#:\s'\")]|$))"
+        ),
         2,
     ),
     (
         "password",
-        re.compile(r"(?i)(\b(?:password|pwd)\s*=\s*)([^\s;'\"]+)(?=;|\s|$)"),
+        re.compile(r"(?i)(\b(?:password|pwd)\s*=(?!=)\s*)([^\s;'\"]+)(?=;|\s|$)"),
         2,
+    ),
+    (
+        # A quoted value runs to its closing quote, spaces and all.
+        "secret",
+        re.compile(
+            r"(?i)("
+            + _START
+            + _KEYWORDS
+            + _ASSIGN
+            + r"(\\?['\"]))"
+            + _NOT_PLACEHOLDER
+            + r"((?:(?!\\?\2).){3,512}?)(?=\\?\2)"
+        ),
+        3,
     ),
     (
         "secret",
         re.compile(
-            r"(?i)(\b" + _KEYWORDS + _ASSIGN + r")((?!\[REDACTED)" + _VALUE + r"{3,})"
+            r"(?i)("
+            + _START
+            + _KEYWORDS
+            + _ASSIGN
+            + r"['\"]?)"
+            + _NOT_PLACEHOLDER
+            + r"("
+            + _VALUE
+            + r"{3,})"
         ),
         2,
     ),
     (
         "email",
         re.compile(
-            r"\b[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+            # Starting only where a run of address characters starts keeps
+            # this linear on long runs that hold no `@`.
+            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+"
+            r"(?:\.[A-Za-z0-9-]+)*"
             r"\.[A-Za-z]{2,}\b"
         ),
         0,
     ),
 )
-_DOTTED_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+# A call or a subscript of a name: `get_token(req)`, `os.environ[`, `form[`.
+# The value may stop at a quote inside the call: `get(` of `get('X-Token')`.
+_CODE_RE = re.compile(r"[A-Za-z_][\w.]*(?:\((?:.*\))?|\[.*)")
 # Cheap screen: text without any of these cannot match a rule.
 _SCREEN_RE = re.compile(
     r"(?i)PRIVATE KEY|gh[pousr]_|github_pat_|A3T|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA"
     r"|ANPA|aws|eyJ|xox|glpat|_live_|_test_|AIza|sk-|bearer|token|basic|://|pass|pwd"
-    r"|secret|key|credential|@|%40"
+    r"|secret|key|credential|@|%40|slack|npm_|hf_|authorization|cookie|sig|login"
 )
 
 
@@ -141,13 +212,10 @@ def _replacer(kind: str, group: int):
 
 
 def _looks_like_code(value: str) -> bool:
-    """An assignment in a source line (`token = get_token(req)`), not a value."""
-    return (
-        "(" in value
-        or "[" in value
-        or value in ("None", "True", "False", "self")
-        or bool(_DOTTED_RE.fullmatch(value))
-    )
+    """A source line's expression (`get_token(req)`, `form["password"]`), not a
+    value. Anything else is redacted: a dotted value may be a passphrase, and
+    hiding a variable name costs a reader little."""
+    return bool(_CODE_RE.fullmatch(value)) or value in ("None", "True", "False", "self")
 
 
 def redact_traceback(tb: Traceback) -> Traceback:
