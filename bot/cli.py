@@ -92,7 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from . import demo
 
-        return demo.main()
+        try:
+            return demo.main()
+        except BrokenPipeError:
+            # `self-heal demo | head` closed the pipe: not an error of ours.
+            sys.stderr.close()
+            return 0
     if args.command == "scan":
         return _scan(args)
     if args.command == "config":
@@ -102,13 +107,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check_config(path: str) -> int:
     """Validate a config file as the bot would; org defaults are not read."""
-    from .repo_config import ConfigError, load_yaml, parse_config
+    from .repo_config import CONFIG_PATH, ConfigError, load_yaml, parse_config
 
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"self-heal config: {path}: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"self-heal config: {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print(f"self-heal config: {path}: not UTF-8 text", file=sys.stderr)
         return 2
     try:
         config, warnings = parse_config(load_yaml(text))
@@ -116,7 +124,8 @@ def _check_config(path: str) -> int:
         print(f"self-heal config: {path}: {exc.key}: {exc.why}", file=sys.stderr)
         return 1
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        # The warnings name the file's usual place; say the one checked.
+        print(f"warning: {warning.replace(CONFIG_PATH, path, 1)}", file=sys.stderr)
     groups = ", ".join(g.name for g in config.log_groups) or "none"
     print(f"{path} is valid; log groups: {groups}")
     return 0
@@ -134,6 +143,11 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"self-heal: {exc}", file=sys.stderr)
         return 2
+    if not isinstance(settings, SetupSettings):
+        problem = database_problem(settings.database)
+        if problem:
+            print(f"self-heal: {problem}", file=sys.stderr)
+            return 2
     if isinstance(settings, SetupSettings):
         host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
         url = f"{settings.public_url or f'http://{host}:{args.port}'}/setup"
@@ -150,18 +164,30 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def database_problem(path: str) -> str | None:
+    """Why the database cannot be opened, in one line; None when it can."""
+    import sqlite3
+
+    from .store import Store
+
+    try:
+        Store(path).close()
+    except (OSError, sqlite3.Error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return f"cannot open the database {path}: {reason}"
+    return None
+
+
 def _port(value: str) -> int:
-    port = int(value)
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port (0 to 65535)")
-    return port
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (0 to 65535)")
+    return int(value)
 
 
 def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{number} is not an id")
-    return number
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an id")
+    return int(value)
 
 
 def _scan(args: argparse.Namespace) -> int:

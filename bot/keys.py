@@ -51,6 +51,12 @@ def main(args: argparse.Namespace) -> int:
             return 0
         print(NO_KEY_TEMPLATE.format(key_id=args.key_id, database=database))
         return 1
+    from .cli import database_problem
+
+    problem = database_problem(database)
+    if problem:
+        print(f"self-heal keys: {problem}", file=sys.stderr)
+        return 2
     store = Store(database)
     try:
         if args.keys_command == "create":

@@ -130,9 +130,13 @@ class Worker:
             retry_at = None
             if job.tries < MAX_TRIES:
                 retry_at = time.time() + RETRY_DELAYS[min(job.tries, 2) - 1]
-            logger.exception(
-                "job.failed", extra={**fields, "will_retry": retry_at is not None}
-            )
+            extra = {**fields, "will_retry": retry_at is not None}
+            if isinstance(exc, OSError | TimeoutError):
+                # GitHub or Bedrock out of reach: expected now and then, and a
+                # page of traceback on every retry tells nobody anything.
+                logger.warning("job.failed", extra={**extra, "error": repr(exc)})
+            else:
+                logger.exception("job.failed", extra=extra)
             self._store.fail_job(job.id, f"{type(exc).__name__}: {exc}", retry_at)
             return
         self._store.finish_job(job.id)

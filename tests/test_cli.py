@@ -61,3 +61,20 @@ def test_config_check_passes_a_good_file_with_warnings(tmp_path, capsys):
     out = capsys.readouterr()
     assert "log groups: /aws/lambda/a" in out.out
     assert "colour: unknown key" in out.err
+
+
+def test_a_database_that_cannot_open_is_one_line(tmp_path, monkeypatch, capsys):
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("shopping list\n")
+    monkeypatch.setenv("SELF_HEAL_DATABASE", str(not_a_database))
+    assert main(["keys", "create", "--installation", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"self-heal keys: cannot open the database {not_a_database}: " + (
+        "file is not a database\n"
+    )
+
+
+def test_a_bad_port_is_named_without_internal_names(capsys):
+    with pytest.raises(SystemExit):
+        main(["serve", "--port", "abc"])
+    assert "'abc' is not a port" in capsys.readouterr().err
