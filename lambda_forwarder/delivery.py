@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import random
@@ -176,22 +175,80 @@ def _longest_message_block(traceback: dict[str, Any]) -> dict[str, Any] | None:
     return best
 
 
-@functools.cache
-def _opener() -> Any:
-    """Build the urllib opener on first use.
+# One kept-alive connection per bot address, reused while the container is
+# warm: no TCP or TLS handshake per invocation.
+_connections: dict[tuple[str, str, int | None], Any] = {}
 
-    urllib.request drags in http.client, ssl and email (a third of the cold
-    import); a batch without tracebacks never needs them.
+
+def _post(
+    url: str, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[int, Any, bytes]:
+    """POST on a kept-alive connection; return (status, headers, body).
+
+    http.client, not urllib: urllib opens a connection per request and would
+    follow a redirect by replaying a POST as a bodiless GET.
     """
-    import urllib.request
+    import http.client
+    import urllib.parse
 
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        """Surface a 3xx as an error: urllib would replay a POST as a bodiless GET."""
+    parts = urllib.parse.urlsplit(url)
+    key = (parts.scheme, parts.hostname or "", parts.port)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    reused = _connections.pop(key, None)
+    for connection in [reused, None] if reused is not None else [None]:
+        try:
+            if connection is None:
+                connection = _connect(parts, timeout)
+            else:
+                connection.timeout = timeout
+                if connection.sock is not None:
+                    connection.sock.settimeout(timeout)
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            if connection is not None:
+                connection.close()
+            # A kept-alive connection the bot closed meanwhile: one more try
+            # on a fresh one, which is no retry of the delivery. A timeout is
+            # the bot being slow, not a dead socket: that is a real failure.
+            if (
+                reused is not None
+                and connection is reused
+                and not isinstance(exc, TimeoutError)
+            ):
+                continue
+            raise
+        if response.will_close:
+            connection.close()
+        else:
+            _connections[key] = connection
+        return response.status, response.headers, data
+    raise AssertionError("unreachable")
 
-        def redirect_request(self, req, fp, code, msg, headers, newurl):
-            return None
 
-    return urllib.request.build_opener(NoRedirect)
+def close_connections() -> None:
+    """Close the kept-alive connections (tests, and a bot that moved)."""
+    while _connections:
+        _, connection = _connections.popitem()
+        connection.close()
+
+
+def _connect(parts: Any, timeout: float) -> Any:
+    import http.client
+
+    if parts.scheme == "https":
+        import ssl
+
+        return http.client.HTTPSConnection(
+            parts.hostname,
+            parts.port,
+            timeout=timeout,
+            context=ssl.create_default_context(),
+        )
+    if parts.scheme != "http":
+        raise OSError(f"unsupported URL scheme {parts.scheme!r}")
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
 
 
 def deliver(
@@ -212,8 +269,6 @@ def deliver(
     get through, BotRejectedError at once for a 4xx other than 429.
     """
     import http.client
-    import urllib.error
-    import urllib.request
 
     attempt = 0
     last = "no attempt made"
@@ -229,18 +284,21 @@ def deliver(
         attempt += 1
         # Re-sign each attempt: the bot bounds the timestamp's age.
         headers = signed_headers(key_id, secret, int(time.time()), body)
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         retry_after: float | None = None
         try:
-            with _opener().open(
-                request, timeout=min(policy.request_timeout, left)
-            ) as response:
-                response.read()
+            status, answer_headers, data = _post(
+                url, body, headers, min(policy.request_timeout, left)
+            )
+        except (OSError, http.client.HTTPException) as exc:
+            # Refused, reset, DNS, TLS and timeouts all land here.
+            status = None
+            last = f"{type(exc).__name__}: {exc}"
+        else:
+            if 200 <= status < 300:
                 return attempt
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-            detail = _read_detail(exc)
+            detail = data[:200].decode("utf-8", "replace")
             last = f"HTTP {status} {detail}".rstrip()
+            # A redirect is refused too: a POST must not wander off.
             if status != 429 and status < 500:
                 logger.error(
                     "bot rejected the batch with HTTP %s: %s; check BOT_URL, the"
@@ -250,12 +308,8 @@ def deliver(
                 )
                 raise BotRejectedError(
                     f"bot answered {last}", attempts=attempt, status=status
-                ) from exc
-            retry_after = _retry_after(exc.headers.get("Retry-After"))
-        except (OSError, http.client.HTTPException) as exc:
-            # Refused, reset, DNS, TLS and timeouts all land here.
-            status = None
-            last = f"{type(exc).__name__}: {exc}"
+                )
+            retry_after = _retry_after(answer_headers.get("Retry-After"))
         if attempt >= policy.max_attempts:
             raise DeliveryError(
                 f"gave up after {attempt} attempts: {last}",
@@ -275,18 +329,6 @@ def deliver(
             )
         logger.warning("delivery attempt %d failed (%s); retrying", attempt, last)
         sleep(delay)
-
-
-def _read_detail(exc: Any) -> str:
-    """Return the start of an error answer's body (the bot says what is wrong)."""
-    import http.client
-
-    try:
-        return exc.read(200).decode("utf-8", "replace")
-    except (OSError, http.client.HTTPException):
-        return ""
-    finally:
-        exc.close()
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from lambda_forwarder import delivery
 from lambda_forwarder import settings as settings_module
 from lambda_forwarder.delivery import (
     TRUNCATION_MARK,
@@ -24,6 +25,7 @@ from lambda_forwarder.delivery import (
     RetryPolicy,
     _retry_after,
     build_batches,
+    close_connections,
     deliver,
 )
 from lambda_forwarder.errors import (
@@ -149,6 +151,8 @@ def running_bot() -> Iterator[FakeBot]:
     try:
         yield fake
     finally:
+        # Our kept-alive connection would hold a handler thread open for ever.
+        close_connections()
         fake.server.shutdown()
         fake.server.server_close()
         thread.join(5)
@@ -191,6 +195,24 @@ def test_accepted_at_once_is_one_signed_post(bot: FakeBot) -> None:
     signature = request.headers[SIGNATURE_HEADER]
     assert signature_matches(SECRET, timestamp, body, signature)
     assert not signature_matches("other", timestamp, body, signature)
+
+
+def test_a_warm_container_reuses_its_connection(bot: FakeBot) -> None:
+    body = b"{}"
+    assert _deliver(bot, body) == 1
+    assert len(delivery._connections) == 1
+    assert _deliver(bot, body) == 1
+    assert len(bot.received) == 2 and len(delivery._connections) == 1
+
+
+def test_a_connection_the_bot_closed_is_replaced_not_retried(bot: FakeBot) -> None:
+    """A kept-alive socket may be dead by the next invocation: the POST goes
+    out on a fresh connection at once, and it counts as the first attempt."""
+    assert _deliver(bot, b"{}") == 1
+    (connection,) = delivery._connections.values()
+    connection.sock.close()
+    assert _deliver(bot, b"{}") == 1
+    assert len(bot.received) == 2
 
 
 def test_200_is_success_too(bot: FakeBot) -> None:

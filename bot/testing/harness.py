@@ -22,6 +22,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from lambda_forwarder.delivery import close_connections
 from lambda_forwarder.handler import forward
 from lambda_forwarder.settings import Settings as ForwarderSettings
 
@@ -153,6 +154,8 @@ async def running_bot(
         )
         runner, url = await start_on_loopback(app)
         stack.push_async_callback(runner.cleanup)
+        # The forwarder keeps its connection alive, as in a warm Lambda.
+        stack.callback(close_connections)
         session = await stack.enter_async_context(aiohttp.ClientSession())
         yield Harness(
             url=url,
