@@ -708,12 +708,6 @@ class Store:
         ).fetchone()
         return int(row[0])
 
-    def next_job_time(self) -> float | None:
-        row = self._db.execute(
-            "SELECT MIN(not_before) FROM jobs WHERE state = 'queued'"
-        ).fetchone()
-        return row[0]
-
 
 def _key(row: sqlite3.Row) -> ForwarderKey:
     return ForwarderKey(
